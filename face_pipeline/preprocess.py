@@ -1,0 +1,69 @@
+"""Box -> crop -> normalised tensor: the one path every face takes, in training and serving."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from face_pipeline.detect import Box, detect_faces
+from face_pipeline.params import PreprocessParams
+
+
+def grow_box(box: Box, margin_px: int, image_width: int, image_height: int) -> Box:
+    """The paper's margin: ``margin_px`` more on every side, clamped to the image."""
+    x0 = max(0, box.x - margin_px)
+    y0 = max(0, box.y - margin_px)
+    x1 = min(image_width, box.x + box.width + margin_px)
+    y1 = min(image_height, box.y + box.height + margin_px)
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def resize_face(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Any RGB face image to size x size uint8 (area filter to shrink, bilinear to enlarge)."""
+    height, width = rgb.shape[:2]
+    if (height, width) == (size, size):
+        return np.ascontiguousarray(rgb)
+    shrinking = height >= size and width >= size
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (size, size), interpolation=interpolation)
+
+
+def crop_face(rgb: np.ndarray, box: Box, params: PreprocessParams) -> np.ndarray:
+    """The grown box cut out of the image and resized: input_size x input_size x 3 uint8."""
+    height, width = rgb.shape[:2]
+    grown = grow_box(box, params.margin_px, width, height)
+    patch = rgb[grown.y : grown.y + grown.height, grown.x : grown.x + grown.width]
+    return resize_face(patch, params.input_size)
+
+
+def normalize(crops: np.ndarray, params: PreprocessParams) -> np.ndarray:
+    """uint8 crops (N,H,W,3) or (H,W,3) -> float32 (N,3,H,W) or (3,H,W), per-channel standardised."""
+    mean = np.asarray(params.mean, dtype=np.float32) * 255.0
+    inv_std = 1.0 / (np.asarray(params.std, dtype=np.float32) * 255.0)
+    out = (crops.astype(np.float32) - mean) * inv_std
+    return np.ascontiguousarray(np.moveaxis(out, -1, -3))
+
+
+def face_tensors(
+    rgb: np.ndarray,
+    params: PreprocessParams,
+    max_faces: int | None = None,
+    min_size: int | None = None,
+    whole_image_fallback: bool = False,
+) -> tuple[list[Box], np.ndarray]:
+    """Detect, crop and normalise every face in an image, largest first.
+
+    Returns the boxes (original pixels) and a float32 (N,3,S,S) array. With no face found,
+    ``whole_image_fallback`` treats the whole image as one face; otherwise N is 0.
+    """
+    boxes = detect_faces(rgb, params.detector, min_size=min_size)
+    if max_faces is not None:
+        boxes = boxes[:max_faces]
+    if not boxes and whole_image_fallback:
+        height, width = rgb.shape[:2]
+        boxes = [Box(0, 0, width, height)]
+        # The margin is meaningless around the whole frame; grow_box clamps it away anyway.
+    crops = [crop_face(rgb, box, params) for box in boxes]
+    size = params.input_size
+    stacked = np.stack(crops) if crops else np.empty((0, size, size, 3), np.uint8)
+    return boxes, normalize(stacked, params)

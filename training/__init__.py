@@ -1,0 +1,1 @@
+"""Training, evaluation, reports and ONNX export for the facial-emotion model."""

@@ -1,0 +1,5 @@
+"""Command line: ``python -m training <command> --help``."""
+
+from training.cli import main
+
+main()

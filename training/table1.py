@@ -1,0 +1,123 @@
+"""The paper's Table 1 for our data: per class, how many frames, faces found, false positives.
+
+Also draws one contact sheet per class (every crop, doubtful ones framed red) so that the
+reviewed false-positive list (``training/splits/false_positives.txt``) can be made by eye.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from face_pipeline import EMOTIONS, PAPER_DETECTOR, PreprocessParams
+from training.crops import CropSet, build_crops
+from training.sfew import MANIFEST_PATH, check_data_matches, read_manifest
+
+FALSE_POSITIVES_PATH = MANIFEST_PATH.parent / "false_positives.txt"
+
+
+def reviewed_false_positives() -> set[str]:
+    """Frame names (relpath) whose largest box a person judged not to be a face."""
+    if not FALSE_POSITIVES_PATH.exists():
+        return set()
+    lines = FALSE_POSITIVES_PATH.read_text().splitlines()
+    return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
+
+
+def doubtful(crops: CropSet) -> np.ndarray:
+    """Automatic false-positive check: a face box in which the eye cascade finds no eye."""
+    return crops.detected & (crops.eyes == 0)
+
+
+def table1_rows(crops: CropSet) -> list[dict]:
+    reviewed = reviewed_false_positives()
+    is_fp = np.array([s.relpath in reviewed for s in crops.samples])
+    auto = doubtful(crops)
+    rows = []
+    for label, name in enumerate(EMOTIONS):
+        mask = np.array([s.label == label for s in crops.samples])
+        row = {
+            "class": name,
+            "raw": int(mask.sum()),
+            "detected": int((mask & crops.detected).sum()),
+            "several_boxes": int((mask & (crops.n_boxes > 1)).sum()),
+            "no_box": int((mask & ~crops.detected).sum()),
+            "auto_doubtful": int((mask & auto).sum()),
+            "reviewed_false_positives": int((mask & is_fp).sum()),
+            "faces_without_fp": int((mask & crops.detected & ~is_fp).sum()),
+        }
+        for split in ("random", "film"):
+            for side in ("train", "test"):
+                sel = np.array([s.split(split) == side for s in crops.samples])
+                row[f"{split}_{side}_faces"] = int((mask & sel & crops.detected & ~is_fp).sum())
+        rows.append(row)
+    total = {"class": "Total"}
+    for key in rows[0]:
+        if key != "class":
+            total[key] = sum(r[key] for r in rows)
+    rows.append(total)
+    return rows
+
+
+def contact_sheet(crops: CropSet, label: int, flagged: np.ndarray, reviewed: set[str], tile: int = 80) -> np.ndarray:
+    idx = [i for i, s in enumerate(crops.samples) if s.label == label and crops.detected[i]]
+    cols = 12
+    rows = max(1, (len(idx) + cols - 1) // cols)
+    sheet = np.full((rows * (tile + 14), cols * tile, 3), 255, np.uint8)
+    for k, i in enumerate(idx):
+        r, c = divmod(k, cols)
+        face = cv2.resize(crops.crops[i], (tile, tile), interpolation=cv2.INTER_AREA)
+        if crops.samples[i].relpath in reviewed:
+            cv2.line(face, (0, 0), (tile - 1, tile - 1), (0, 0, 0), 2)
+        if flagged[i]:
+            cv2.rectangle(face, (0, 0), (tile - 1, tile - 1), (255, 0, 0), 3)
+        y = r * (tile + 14)
+        sheet[y : y + tile, c * tile : (c + 1) * tile] = face
+        cv2.putText(sheet, str(i), (c * tile + 2, y + tile + 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1)
+    return sheet
+
+
+def to_markdown(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_table1(root: Path, out: Path) -> CropSet:
+    samples = read_manifest()
+    check_data_matches(root, samples)
+    params = PreprocessParams(detector=PAPER_DETECTOR)
+    crops = build_crops(root, samples, params)
+    rows = table1_rows(crops)
+    out.mkdir(parents=True, exist_ok=True)
+    agree = crops.fast_iou[crops.detected]
+    summary = {
+        "detector": params.detector.to_dict(),
+        "rows": rows,
+        "fast_detector_agreement": {
+            "frames_with_paper_face": int(crops.detected.sum()),
+            "largest_box_iou_ge_0.5": float((agree >= 0.5).mean()),
+        },
+    }
+    (out / "table1.json").write_text(json.dumps(summary, indent=2))
+    note = (
+        f"\n\nDetector: OpenCV Viola-Jones, {json.dumps(params.detector.to_dict())}. "
+        "`auto_doubtful`: no eye found in the box by the eye cascade (automatic check). "
+        "`reviewed_false_positives`: boxes judged not a face by eye on the contact sheets "
+        f"(`{FALSE_POSITIVES_PATH.name}`). Split columns count usable faces (detected, not a false positive).\n"
+        f"\nFast detector (longer side 360 px) finds the same largest face (IoU >= 0.5) on "
+        f"{100 * summary['fast_detector_agreement']['largest_box_iou_ge_0.5']:.1f}% of the "
+        f"{summary['fast_detector_agreement']['frames_with_paper_face']} frames with a face.\n"
+    )
+    (out / "table1.md").write_text("# Table 1: SFEW 675 face detection\n\n" + to_markdown(rows) + note)
+    flagged = doubtful(crops)
+    reviewed = reviewed_false_positives()
+    for label, name in enumerate(EMOTIONS):
+        sheet = contact_sheet(crops, label, flagged, reviewed)
+        cv2.imwrite(str(out / f"contact_{name}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    print(to_markdown(rows) + note)
+    return crops
