@@ -58,16 +58,12 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
         raise InvalidImage(f"the image header is corrupt ({type(exc).__name__})") from None
 
     if image.format not in SUPPORTED_FORMATS:
-        raise UnsupportedImage(
-            f"image format {image.format} is not supported; send JPEG, PNG, WebP, GIF, BMP or TIFF"
-        )
+        raise UnsupportedImage(f"image format {image.format} is not supported; send JPEG, PNG, WebP, GIF, BMP or TIFF")
     width, height = image.size
     if width < 1 or height < 1:
         raise InvalidImage("the image has no pixels")
     if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
-        )
+        raise ImageTooLarge(f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
     try:
         image.seek(0)
         image.load()

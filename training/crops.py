@@ -51,9 +51,14 @@ class CropSet:
 
 def _cache_key(params: PreprocessParams) -> str:
     blob = json.dumps(
-        {"manifest": manifest_hash(MANIFEST_PATH), "input_size": params.input_size,
-         "margin": params.margin_px, "detector": params.detector.to_dict(),
-         "fast": FAST_DETECTOR.to_dict(), "version": 1},
+        {
+            "manifest": manifest_hash(MANIFEST_PATH),
+            "input_size": params.input_size,
+            "margin": params.margin_px,
+            "detector": params.detector.to_dict(),
+            "fast": FAST_DETECTOR.to_dict(),
+            "version": 1,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -91,9 +96,15 @@ def build_crops(root: Path, samples: list[Sample], params: PreprocessParams, wor
         return CropSet(samples, data["crops"], data["boxes"], data["n_boxes"], data["eyes"], data["fast_iou"])
     # OpenCV releases the GIL inside detectMultiScale, so threads use every core.
     with ThreadPoolExecutor(workers) as pool:
-        results = list(tqdm(pool.map(lambda s: _process(root, s, params), samples),
-                            total=len(samples), desc="detect+crop", unit="img"))
-    crops, boxes, n_boxes, eyes, fast_iou = (np.array(col) for col in zip(*results))
+        results = list(
+            tqdm(
+                pool.map(lambda s: _process(root, s, params), samples),
+                total=len(samples),
+                desc="detect+crop",
+                unit="img",
+            )
+        )
+    crops, boxes, n_boxes, eyes, fast_iou = (np.array(col) for col in zip(*results, strict=False))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, crops=crops, boxes=boxes, n_boxes=n_boxes, eyes=eyes, fast_iou=fast_iou)
     return CropSet(samples, crops, boxes, n_boxes, eyes, fast_iou)

@@ -117,10 +117,7 @@ def make_manifest(root: Path, seed: int = SPLIT_SEED) -> list[Sample]:
     samples = scan(root)
     random_side = _random_split(samples, random.Random(seed))
     film_side = _film_split(samples, random.Random(seed))
-    return [
-        Sample(s.relpath, s.sha256, s.label, s.film, random_side[s.relpath], film_side[s.relpath])
-        for s in samples
-    ]
+    return [Sample(s.relpath, s.sha256, s.label, s.film, random_side[s.relpath], film_side[s.relpath]) for s in samples]
 
 
 FIELDS = ("relpath", "sha256", "label", "film", "split_random", "split_film")

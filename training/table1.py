@@ -118,6 +118,8 @@ def write_table1(root: Path, out: Path) -> CropSet:
     reviewed = reviewed_false_positives()
     for label, name in enumerate(EMOTIONS):
         sheet = contact_sheet(crops, label, flagged, reviewed)
-        cv2.imwrite(str(out / f"contact_{name}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        cv2.imwrite(
+            str(out / f"contact_{name}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+        )
     print(to_markdown(rows) + note)
     return crops

@@ -1,0 +1,75 @@
+"""Export a trained network to one self-contained ONNX file that carries its preprocessing.
+
+Input ``input`` float32 (batch, 3, S, S), normalised as the metadata says; output
+``probabilities`` float32 (batch, 7). Verified on export: onnx.checker, and onnxruntime
+against torch at batch sizes 1, 8 and 64 (max abs diff < 1e-4).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from face_pipeline import PreprocessParams
+from face_pipeline.metadata import metadata_props
+from training.models import Probabilities
+
+PARITY_BATCHES = (1, 8, 64)
+PARITY_TOLERANCE = 1e-4
+
+
+def export_onnx(
+    net: nn.Module,
+    params: PreprocessParams,
+    path: Path,
+    model_name: str,
+    model_version: str,
+    provenance: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> float:
+    """Write the ONNX file; return the worst torch-vs-onnxruntime difference seen."""
+    wrapped = Probabilities(net).eval()
+    size = params.input_size
+    example = torch.zeros(1, 3, size, size)
+    buffer = io.BytesIO()
+    # The TorchScript exporter writes one self-contained file for a model this small and
+    # needs no onnxscript rewrite of torchvision's ops.
+    torch.onnx.export(
+        wrapped,
+        (example,),
+        buffer,
+        input_names=["input"],
+        output_names=["probabilities"],
+        dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    model = onnx.load_from_string(buffer.getvalue())
+    props = metadata_props(params, model_name, model_version, provenance, metrics)
+    onnx.helper.set_model_props(model, props)
+    onnx.checker.check_model(model, full_check=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+    return verify_parity(wrapped, path, size)
+
+
+def verify_parity(wrapped: nn.Module, path: Path, size: int) -> float:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    generator = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for batch in PARITY_BATCHES:
+        x = torch.randn(batch, 3, size, size, generator=generator)
+        with torch.no_grad():
+            expected = wrapped(x).numpy()
+        got = session.run(["probabilities"], {"input": x.numpy()})[0]
+        worst = max(worst, float(np.abs(expected - got).max()))
+    if worst >= PARITY_TOLERANCE:
+        raise AssertionError(f"onnxruntime differs from torch by {worst:.2e} (limit {PARITY_TOLERANCE})")
+    return worst

