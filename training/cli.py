@@ -26,6 +26,34 @@ def _cmd_table1(args: argparse.Namespace) -> None:
     write_table1(args.data / "images", args.out)
 
 
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        lo, hi = text.split("-")
+        return list(range(int(lo), int(hi) + 1))
+    return [int(v) for v in text.split(",")]
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from training.sfew_trials import run_trials
+
+    overrides = {"init": args.init, "epochs": args.epochs, "lr": args.lr}
+    for split in args.split:
+        run_trials(args.data / "images", args.preset, split, _seeds(args.seeds), args.device, overrides,
+                   name=args.name, fer_root=args.fer)
+
+
+def _cmd_fer_stage(args: argparse.Namespace) -> None:
+    from training.fer_stage import run_fer_stage
+
+    run_fer_stage(args.fer, args.preset, args.device)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from training.sweep import run_sweep
+
+    run_sweep(args.data, args.fer, args.device, args.only)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +66,32 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
     p.add_argument("--out", type=Path, default=Path("reports/table1"))
     p.set_defaults(func=_cmd_table1)
+
+    p = sub.add_parser("train", help="SFEW trials of one preset (resumable: finished seeds are skipped)")
+    p.add_argument("--preset", required=True)
+    p.add_argument("--split", nargs="+", default=["random"], choices=["random", "film"])
+    p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
+    p.add_argument("--init", help="override: none | imagenet | path to a checkpoint")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--name", help="run folder name under runs/ (default: the preset)")
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--fer", type=Path, help="FER-2013 train folder: held-out part scored; mixed in if the preset says")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("fer-stage", help="train a backbone on FER-2013 (stage 1 of the cascade)")
+    p.add_argument("--preset", default="fer-stage-mobilenet")
+    p.add_argument("--fer", type=Path, default=DEFAULT_FER)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_fer_stage)
+
+    p = sub.add_parser("sweep", help="every Table 2 experiment in priority order (resumable)")
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--fer", type=Path, default=DEFAULT_FER)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--only", nargs="*", help="run only these steps (names as printed)")
+    p.set_defaults(func=_cmd_sweep)
 
     args = parser.parse_args(argv)
     args.func(args)

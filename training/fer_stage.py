@@ -1,0 +1,34 @@
+"""Stage 1 of the cascade: train a backbone on FER-2013 faces before SFEW (resumable)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from face_pipeline import PreprocessParams
+from training.fer2013 import load_fer, resized
+from training.loop import fit
+from training.presets import channel_stats, make_config
+from training.sfew_trials import RUNS_DIR, git_commit
+
+
+def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: str = "cpu", seed: int = 0) -> Path:
+    out = RUNS_DIR / preset
+    model_path = out / "model.pt"
+    if model_path.exists():
+        print(f"{model_path} exists; skipped")
+        return model_path
+    config = make_config(preset)
+    train, val = load_fer(fer_root)
+    train, val = resized(train, config.input_size), resized(val, config.input_size)
+    mean, std = channel_stats(train.crops[::10])
+    params = PreprocessParams(input_size=config.input_size, mean=mean, std=std)
+    result = fit(config, params, train, {"val": val}, seed, device, checkpoint=out / "checkpoint.pt", desc=preset)
+    record = {"preset": preset, "config": config.to_dict(), "preprocess": params.to_dict(), "seed": seed,
+              "git_commit": git_commit(), "n_train": len(train.labels), "n_val": len(val.labels),
+              "history": result.history, "val_acc": result.history[-1]["val_acc"], "done": True}
+    (out / "metrics.json").write_text(json.dumps(record, indent=1))
+    torch.save(result.net.state_dict(), model_path)
+    return model_path

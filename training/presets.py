@@ -1,0 +1,93 @@
+"""Named training recipes (plain values, as in nanoGPT) and the data transforms they use.
+
+Each preset is a dict of ``TrainConfig`` fields; ``python -m training train --preset NAME``
+runs it, and any field can be overridden on the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torchvision.transforms import v2
+
+from face_pipeline import PreprocessParams, normalize
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "mobilenet_v2"
+    init: str = "imagenet"  # none | imagenet | path to a checkpoint of ours
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # constant | cosine
+    label_smoothing: float = 0.0
+    augment: bool = True
+    freeze_early: bool = False  # the paper's suggestion against over-fitting
+    exclude_false_positives: bool = True
+    input_size: int = 120
+    stable_epochs: int = 3  # test accuracy = mean over the last this-many epochs
+    extra_per_epoch: int = 0  # FER-2013 faces mixed into each SFEW epoch (0: none)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict] = {
+    # Paper, section 2: base CNN, SGD lr 0.1 momentum 0.5, NLL loss, no augmentation.
+    "paper-basecnn": dict(arch="basecnn", init="none", epochs=30, batch_size=64, lr=0.1, momentum=0.5,
+                          weight_decay=0.0, schedule="constant", augment=False, exclude_false_positives=False),
+    "paper-basecnn-nofp": dict(arch="basecnn", init="none", epochs=30, batch_size=64, lr=0.1, momentum=0.5,
+                               weight_decay=0.0, schedule="constant", augment=False, exclude_false_positives=True),
+    # Paper, section 3: ResNet18 fully fine-tuned, SGD momentum 0.9, lr 0.1. ImageNet weights
+    # need internet or a filled torch cache; here it runs with --init none (from scratch).
+    "paper-resnet18": dict(arch="resnet18", init="imagenet", epochs=15, batch_size=32, lr=0.1, momentum=0.9,
+                           weight_decay=0.0, schedule="constant", augment=False),
+    # Better recipes: lower lr with a cosine schedule, augmentation, label smoothing.
+    "tuned-resnet18": dict(arch="resnet18", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1),
+    "plain-mobilenet": dict(arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, schedule="constant",
+                            augment=False),
+    "tuned-mobilenet": dict(arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1),
+    # Stage 1 of the cascade (Ng et al. 2015): ImageNet -> FER-2013, at 64 px for speed.
+    "fer-stage-mobilenet": dict(arch="mobilenet_v2", init="imagenet", epochs=4, batch_size=64, lr=0.02,
+                                label_smoothing=0.1, input_size=64),
+    # Stage 2: FER-2013 checkpoint -> SFEW, with FER faces mixed in so one model serves both.
+    "cascade-mobilenet": dict(arch="mobilenet_v2", init="runs/fer-stage-mobilenet/model.pt", epochs=8, lr=0.01,
+                              label_smoothing=0.1, extra_per_epoch=1000),
+    "tuned-mobilenet-frozen": dict(arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1,
+                                   freeze_early=True),
+}
+
+
+def make_config(preset: str, **overrides: object) -> TrainConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainConfig(**values)
+
+
+def train_augmentation(input_size: int) -> v2.Compose:
+    """Geometric and photometric jitter on uint8 crops, before the shared normalisation."""
+    return v2.Compose([
+        v2.RandomHorizontalFlip(),
+        v2.RandomAffine(degrees=10, translate=(0.06, 0.06), scale=(0.9, 1.1)),
+        v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3),
+        v2.RandomGrayscale(p=0.1),
+        v2.RandomApply([v2.GaussianBlur(5, sigma=(0.5, 2.0))], p=0.2),
+        v2.Resize((input_size, input_size), antialias=True),
+    ])
+
+
+def to_input(crops_hwc: np.ndarray, params: PreprocessParams) -> torch.Tensor:
+    """uint8 crops -> network input, through face_pipeline.normalize (the serving path)."""
+    return torch.from_numpy(normalize(crops_hwc, params))
+
+
+def channel_stats(crops_hwc: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 crops, on the 0..1 scale (paper: training set's)."""
+    pixels = crops_hwc.reshape(-1, 3).astype(np.float64) / 255.0
+    return tuple(round(float(v), 5) for v in pixels.mean(0)), tuple(round(float(v), 5) for v in pixels.std(0))

@@ -1,0 +1,105 @@
+"""Trials on SFEW: one preset, one split, several seeds; each trial's record on disk.
+
+A trial whose ``metrics.json`` says it finished is skipped, so an interrupted sweep resumes
+where it stopped. Records hold the config, seed, data and split hashes, git commit,
+per-epoch history and test predictions (for confusion matrices).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from face_pipeline import PAPER_DETECTOR, PreprocessParams
+from training.crops import CropSet, build_crops
+from training.fer2013 import load_fer, resized
+from training.loop import Split, fit, predict
+from training.presets import TrainConfig, channel_stats, make_config
+from training.sfew import check_data_matches, manifest_hash, read_manifest
+from training.table1 import reviewed_false_positives
+
+RUNS_DIR = Path("runs")
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load_crops(root: Path) -> CropSet:
+    samples = read_manifest()
+    check_data_matches(root, samples)
+    return build_crops(root, samples, PreprocessParams(detector=PAPER_DETECTOR))
+
+
+def split_arrays(crops: CropSet, split: str, exclude_false_positives: bool) -> tuple[Split, Split]:
+    """Train and test faces of one split: frames with no face are excluded (Table 1 counts them)."""
+    reviewed = reviewed_false_positives() if exclude_false_positives else set()
+    usable = np.array([crops.detected[i] and s.relpath not in reviewed for i, s in enumerate(crops.samples)])
+    labels = np.array([s.label for s in crops.samples], dtype=np.int64)
+    side = np.array([s.split(split) for s in crops.samples])
+    parts = []
+    for name in ("train", "test"):
+        mask = usable & (side == name)
+        parts.append(Split(crops.crops[mask], labels[mask]))
+    return parts[0], parts[1]
+
+
+def preprocess_for(train: Split, config: TrainConfig) -> PreprocessParams:
+    mean, std = channel_stats(train.crops)
+    return PreprocessParams(input_size=config.input_size, mean=mean, std=std, detector=PAPER_DETECTOR)
+
+
+def run_trials(root: Path, preset: str, split: str, seeds: list[int], device: str = "cpu",
+               overrides: dict | None = None, name: str | None = None, fer_root: Path | None = None) -> list[dict]:
+    """``fer_root``: FER-2013 train folder; its held-out part is scored after each trial, and
+    presets with ``extra_per_epoch`` mix its training part into every epoch."""
+    config = make_config(preset, **(overrides or {}))
+    crops = load_crops(root)
+    train, test = split_arrays(crops, split, config.exclude_false_positives)
+    params = preprocess_for(train, config)
+    fer_train = fer_val = None
+    if fer_root is not None:
+        fer_train, fer_val = load_fer(fer_root)
+        fer_val = resized(fer_val, config.input_size)
+    if config.extra_per_epoch and fer_train is None:
+        raise ValueError(f"preset {preset} mixes in FER-2013: pass --fer")
+    records = []
+    for seed in seeds:
+        out = RUNS_DIR / (name or preset) / split / f"seed{seed}"
+        metrics_path = out / "metrics.json"
+        if metrics_path.exists() and json.loads(metrics_path.read_text()).get("done"):
+            records.append(json.loads(metrics_path.read_text()))
+            print(f"{metrics_path} is complete; skipped")
+            continue
+        result = fit(config, params, train, {"test": test}, seed, device, checkpoint=out / "checkpoint.pt",
+                     desc=f"{name or preset}/{split}/seed{seed}", extra=fer_train if config.extra_per_epoch else None)
+        train_acc = float((predict(result.net, train.crops, params, device).argmax(1) == train.labels).mean())
+        tail = result.history[-config.stable_epochs :]
+        record = {
+            "preset": preset, "name": name or preset, "split": split, "seed": seed, "config": config.to_dict(),
+            "preprocess": params.to_dict(), "manifest_hash": manifest_hash(), "git_commit": git_commit(),
+            "n_train": len(train.labels), "n_test": len(test.labels),
+            "test_acc_stable": float(np.mean([h["test_acc"] for h in tail])),
+            "train_acc_eval": train_acc, "history": result.history,
+            "test_labels": test.labels.tolist(), "test_pred": result.predictions["test"], "done": True,
+        }
+        if fer_val is not None:
+            record["fer_val_acc"] = float((predict(result.net, fer_val.crops, params, device).argmax(1)
+                                           == fer_val.labels).mean())
+        torch.save(result.net.state_dict(), out / "model.pt")
+        metrics_path.write_text(json.dumps(record, indent=1))
+        (out / "checkpoint.pt").unlink(missing_ok=True)
+        print(f"{name or preset}/{split}/seed{seed}: test {record['test_acc_stable']:.3f} "
+              f"(mean of last {config.stable_epochs} epochs), train {train_acc:.3f}, "
+              f"FER-2013 val {record.get('fer_val_acc', float('nan')):.3f}", flush=True)
+        records.append(record)
+    return records
