@@ -38,8 +38,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     overrides = {"init": args.init, "epochs": args.epochs, "lr": args.lr}
     for split in args.split:
-        run_trials(args.data / "images", args.preset, split, _seeds(args.seeds), args.device, overrides,
-                   name=args.name, fer_root=args.fer)
+        run_trials(
+            args.data / "images",
+            args.preset,
+            split,
+            _seeds(args.seeds),
+            args.device,
+            overrides,
+            name=args.name,
+            fer_root=args.fer,
+        )
 
 
 def _cmd_fer_stage(args: argparse.Namespace) -> None:
@@ -52,6 +60,12 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     from training.sweep import run_sweep
 
     run_sweep(args.data, args.fer, args.device, args.only)
+
+
+def _cmd_table2(args: argparse.Namespace) -> None:
+    from training.table2 import write_table2
+
+    write_table2(args.data / "lpq_phog_features.csv", args.out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,6 +106,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--only", nargs="*", help="run only these steps (names as printed)")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("table2", help="Table 2 report from the finished trials under runs/")
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--out", type=Path, default=Path("reports/table2"))
+    p.set_defaults(func=_cmd_table2)
 
     args = parser.parse_args(argv)
     args.func(args)

@@ -34,13 +34,27 @@ def load_fer(root: Path, size: int = 48) -> tuple[Split, Split]:
         data = np.load(cache)
         crops, labels, val = data["crops"], data["labels"], data["val"]
     else:
-        files = [(p, class_index(d.name)) for d in sorted(root.iterdir()) if d.is_dir()
-                 for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS]
+        files = [
+            (p, class_index(d.name))
+            for d in sorted(root.iterdir())
+            if d.is_dir()
+            for p in sorted(d.iterdir())
+            if p.suffix.lower() in IMAGE_EXTENSIONS
+        ]
         if not files:
             raise FileNotFoundError(f"no images under {root}/<class>/")
         with ThreadPoolExecutor(2) as pool:
-            crops = np.stack(list(tqdm(pool.map(lambda f: resize_face(read_image_file(str(f[0])), size), files),
-                                       total=len(files), desc=f"FER-2013 at {size}px", unit="img", mininterval=5)))
+            crops = np.stack(
+                list(
+                    tqdm(
+                        pool.map(lambda f: resize_face(read_image_file(str(f[0])), size), files),
+                        total=len(files),
+                        desc=f"FER-2013 at {size}px",
+                        unit="img",
+                        mininterval=5,
+                    )
+                )
+            )
         labels = np.array([label for _, label in files], dtype=np.int64)
         val = np.array([_is_val(f"{p.parent.name}/{p.name}") for p, _ in files])
         cache.parent.mkdir(parents=True, exist_ok=True)

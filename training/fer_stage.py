@@ -26,9 +26,18 @@ def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: s
     mean, std = channel_stats(train.crops[::10])
     params = PreprocessParams(input_size=config.input_size, mean=mean, std=std)
     result = fit(config, params, train, {"val": val}, seed, device, checkpoint=out / "checkpoint.pt", desc=preset)
-    record = {"preset": preset, "config": config.to_dict(), "preprocess": params.to_dict(), "seed": seed,
-              "git_commit": git_commit(), "n_train": len(train.labels), "n_val": len(val.labels),
-              "history": result.history, "val_acc": result.history[-1]["val_acc"], "done": True}
+    record = {
+        "preset": preset,
+        "config": config.to_dict(),
+        "preprocess": params.to_dict(),
+        "seed": seed,
+        "git_commit": git_commit(),
+        "n_train": len(train.labels),
+        "n_val": len(val.labels),
+        "history": result.history,
+        "val_acc": result.history[-1]["val_acc"],
+        "done": True,
+    }
     (out / "metrics.json").write_text(json.dumps(record, indent=1))
     torch.save(result.net.state_dict(), model_path)
     return model_path

@@ -121,8 +121,13 @@ def fit(
         seen = correct = 0
         loss_sum = 0.0
         started = time.time()
-        bar = tqdm(range(steps_per_epoch), desc=f"{desc} epoch {epoch + 1}/{config.epochs}", unit="batch",
-                   leave=False, mininterval=5)
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"{desc} epoch {epoch + 1}/{config.epochs}",
+            unit="batch",
+            leave=False,
+            mininterval=5,
+        )
         for step in bar:
             idx = order[step * config.batch_size : (step + 1) * config.batch_size]
             crops = epoch_crops[idx]
@@ -142,20 +147,35 @@ def fit(
             correct += int((output.argmax(1) == y).sum())
             loss_sum += float(loss.detach()) * len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                  "seconds": round(time.time() - started, 1), "images_per_s": round(seen / (time.time() - started), 1)}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / seen,
+            "train_acc": correct / seen,
+            "seconds": round(time.time() - started, 1),
+            "images_per_s": round(seen / (time.time() - started), 1),
+        }
         for name, split in evals.items():
             scores = evaluate(net, split, params, config, device)
             record[f"{name}_loss"], record[f"{name}_acc"] = scores["loss"], scores["acc"]
             result.predictions[name] = scores["pred"]
         result.history.append(record)
-        print(f"{desc} epoch {epoch + 1}: " + ", ".join(
-            f"{k} {v:.3f}" for k, v in record.items() if k != "epoch" and isinstance(v, float)), flush=True)
+        print(
+            f"{desc} epoch {epoch + 1}: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in record.items() if k != "epoch" and isinstance(v, float)),
+            flush=True,
+        )
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                        "history": result.history}, tmp)
+            torch.save(
+                {
+                    "model": net.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1,
+                    "history": result.history,
+                },
+                tmp,
+            )
             tmp.replace(checkpoint)
     if start_epoch >= config.epochs:  # resumed a finished run: predictions were not recomputed
         for name, split in evals.items():

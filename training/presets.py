@@ -39,27 +39,65 @@ class TrainConfig:
 
 PRESETS: dict[str, dict] = {
     # Paper, section 2: base CNN, SGD lr 0.1 momentum 0.5, NLL loss, no augmentation.
-    "paper-basecnn": dict(arch="basecnn", init="none", epochs=30, batch_size=64, lr=0.1, momentum=0.5,
-                          weight_decay=0.0, schedule="constant", augment=False, exclude_false_positives=False),
-    "paper-basecnn-nofp": dict(arch="basecnn", init="none", epochs=30, batch_size=64, lr=0.1, momentum=0.5,
-                               weight_decay=0.0, schedule="constant", augment=False, exclude_false_positives=True),
+    "paper-basecnn": dict(
+        arch="basecnn",
+        init="none",
+        epochs=30,
+        batch_size=64,
+        lr=0.1,
+        momentum=0.5,
+        weight_decay=0.0,
+        schedule="constant",
+        augment=False,
+        exclude_false_positives=False,
+    ),
+    "paper-basecnn-nofp": dict(
+        arch="basecnn",
+        init="none",
+        epochs=30,
+        batch_size=64,
+        lr=0.1,
+        momentum=0.5,
+        weight_decay=0.0,
+        schedule="constant",
+        augment=False,
+        exclude_false_positives=True,
+    ),
     # Paper, section 3: ResNet18 fully fine-tuned, SGD momentum 0.9, lr 0.1. ImageNet weights
     # need internet or a filled torch cache; here it runs with --init none (from scratch).
-    "paper-resnet18": dict(arch="resnet18", init="imagenet", epochs=15, batch_size=32, lr=0.1, momentum=0.9,
-                           weight_decay=0.0, schedule="constant", augment=False),
+    "paper-resnet18": dict(
+        arch="resnet18",
+        init="imagenet",
+        epochs=15,
+        batch_size=32,
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=0.0,
+        schedule="constant",
+        augment=False,
+    ),
     # Better recipes: lower lr with a cosine schedule, augmentation, label smoothing.
     "tuned-resnet18": dict(arch="resnet18", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1),
-    "plain-mobilenet": dict(arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, schedule="constant",
-                            augment=False),
+    "plain-mobilenet": dict(
+        arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, schedule="constant", augment=False
+    ),
     "tuned-mobilenet": dict(arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1),
     # Stage 1 of the cascade (Ng et al. 2015): ImageNet -> FER-2013, at 64 px for speed.
-    "fer-stage-mobilenet": dict(arch="mobilenet_v2", init="imagenet", epochs=4, batch_size=64, lr=0.02,
-                                label_smoothing=0.1, input_size=64),
+    "fer-stage-mobilenet": dict(
+        arch="mobilenet_v2", init="imagenet", epochs=4, batch_size=64, lr=0.02, label_smoothing=0.1, input_size=64
+    ),
     # Stage 2: FER-2013 checkpoint -> SFEW, with FER faces mixed in so one model serves both.
-    "cascade-mobilenet": dict(arch="mobilenet_v2", init="runs/fer-stage-mobilenet/model.pt", epochs=8, lr=0.01,
-                              label_smoothing=0.1, extra_per_epoch=1000),
-    "tuned-mobilenet-frozen": dict(arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1,
-                                   freeze_early=True),
+    "cascade-mobilenet": dict(
+        arch="mobilenet_v2",
+        init="runs/fer-stage-mobilenet/model.pt",
+        epochs=8,
+        lr=0.01,
+        label_smoothing=0.1,
+        extra_per_epoch=1000,
+    ),
+    "tuned-mobilenet-frozen": dict(
+        arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1, freeze_early=True
+    ),
 }
 
 
@@ -72,14 +110,16 @@ def make_config(preset: str, **overrides: object) -> TrainConfig:
 
 def train_augmentation(input_size: int) -> v2.Compose:
     """Geometric and photometric jitter on uint8 crops, before the shared normalisation."""
-    return v2.Compose([
-        v2.RandomHorizontalFlip(),
-        v2.RandomAffine(degrees=10, translate=(0.06, 0.06), scale=(0.9, 1.1)),
-        v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3),
-        v2.RandomGrayscale(p=0.1),
-        v2.RandomApply([v2.GaussianBlur(5, sigma=(0.5, 2.0))], p=0.2),
-        v2.Resize((input_size, input_size), antialias=True),
-    ])
+    return v2.Compose(
+        [
+            v2.RandomHorizontalFlip(),
+            v2.RandomAffine(degrees=10, translate=(0.06, 0.06), scale=(0.9, 1.1)),
+            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3),
+            v2.RandomGrayscale(p=0.1),
+            v2.RandomApply([v2.GaussianBlur(5, sigma=(0.5, 2.0))], p=0.2),
+            v2.Resize((input_size, input_size), antialias=True),
+        ]
+    )
 
 
 def to_input(crops_hwc: np.ndarray, params: PreprocessParams) -> torch.Tensor:

@@ -58,8 +58,16 @@ def preprocess_for(train: Split, config: TrainConfig) -> PreprocessParams:
     return PreprocessParams(input_size=config.input_size, mean=mean, std=std, detector=PAPER_DETECTOR)
 
 
-def run_trials(root: Path, preset: str, split: str, seeds: list[int], device: str = "cpu",
-               overrides: dict | None = None, name: str | None = None, fer_root: Path | None = None) -> list[dict]:
+def run_trials(
+    root: Path,
+    preset: str,
+    split: str,
+    seeds: list[int],
+    device: str = "cpu",
+    overrides: dict | None = None,
+    name: str | None = None,
+    fer_root: Path | None = None,
+) -> list[dict]:
     """``fer_root``: FER-2013 train folder; its held-out part is scored after each trial, and
     presets with ``extra_per_epoch`` mix its training part into every epoch."""
     config = make_config(preset, **(overrides or {}))
@@ -80,26 +88,49 @@ def run_trials(root: Path, preset: str, split: str, seeds: list[int], device: st
             records.append(json.loads(metrics_path.read_text()))
             print(f"{metrics_path} is complete; skipped")
             continue
-        result = fit(config, params, train, {"test": test}, seed, device, checkpoint=out / "checkpoint.pt",
-                     desc=f"{name or preset}/{split}/seed{seed}", extra=fer_train if config.extra_per_epoch else None)
+        result = fit(
+            config,
+            params,
+            train,
+            {"test": test},
+            seed,
+            device,
+            checkpoint=out / "checkpoint.pt",
+            desc=f"{name or preset}/{split}/seed{seed}",
+            extra=fer_train if config.extra_per_epoch else None,
+        )
         train_acc = float((predict(result.net, train.crops, params, device).argmax(1) == train.labels).mean())
         tail = result.history[-config.stable_epochs :]
         record = {
-            "preset": preset, "name": name or preset, "split": split, "seed": seed, "config": config.to_dict(),
-            "preprocess": params.to_dict(), "manifest_hash": manifest_hash(), "git_commit": git_commit(),
-            "n_train": len(train.labels), "n_test": len(test.labels),
+            "preset": preset,
+            "name": name or preset,
+            "split": split,
+            "seed": seed,
+            "config": config.to_dict(),
+            "preprocess": params.to_dict(),
+            "manifest_hash": manifest_hash(),
+            "git_commit": git_commit(),
+            "n_train": len(train.labels),
+            "n_test": len(test.labels),
             "test_acc_stable": float(np.mean([h["test_acc"] for h in tail])),
-            "train_acc_eval": train_acc, "history": result.history,
-            "test_labels": test.labels.tolist(), "test_pred": result.predictions["test"], "done": True,
+            "train_acc_eval": train_acc,
+            "history": result.history,
+            "test_labels": test.labels.tolist(),
+            "test_pred": result.predictions["test"],
+            "done": True,
         }
         if fer_val is not None:
-            record["fer_val_acc"] = float((predict(result.net, fer_val.crops, params, device).argmax(1)
-                                           == fer_val.labels).mean())
+            record["fer_val_acc"] = float(
+                (predict(result.net, fer_val.crops, params, device).argmax(1) == fer_val.labels).mean()
+            )
         torch.save(result.net.state_dict(), out / "model.pt")
         metrics_path.write_text(json.dumps(record, indent=1))
         (out / "checkpoint.pt").unlink(missing_ok=True)
-        print(f"{name or preset}/{split}/seed{seed}: test {record['test_acc_stable']:.3f} "
-              f"(mean of last {config.stable_epochs} epochs), train {train_acc:.3f}, "
-              f"FER-2013 val {record.get('fer_val_acc', float('nan')):.3f}", flush=True)
+        print(
+            f"{name or preset}/{split}/seed{seed}: test {record['test_acc_stable']:.3f} "
+            f"(mean of last {config.stable_epochs} epochs), train {train_acc:.3f}, "
+            f"FER-2013 val {record.get('fer_val_acc', float('nan')):.3f}",
+            flush=True,
+        )
         records.append(record)
     return records
