@@ -1,0 +1,130 @@
+"""Training side: every model takes a step, export keeps parity and metadata, and a model
+gives the same answer through the training evaluation path and the serving path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from face_pipeline import PAPER_DETECTOR, PreprocessParams, crop_face, decode_image, detect_faces, face_tensors
+from face_pipeline.metadata import json_field, params_from_metadata
+from training.export import export_onnx
+from training.loop import Split, fit, predict
+from training.models import build_model
+from training.presets import PRESETS, channel_stats, make_config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def tiny_split(n: int, size: int, seed: int) -> Split:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 7
+    crops = rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8)
+    crops[..., 0] = (labels[:, None, None] * 36).astype(np.uint8)  # a learnable signal
+    return Split(crops, labels.astype(np.int64))
+
+
+@pytest.mark.parametrize(
+    "preset", ["paper-basecnn", "paper-resnet18", "tuned-mobilenet", "tuned-mobilenet-frozen", "cascade-mobilenet"]
+)
+def test_each_model_trains_a_step(preset: str, tmp_path: Path) -> None:
+    config = make_config(preset, init="none", epochs=1, batch_size=7, input_size=64, extra_per_epoch=0)
+    if preset == "cascade-mobilenet":
+        config.extra_per_epoch = 7  # mixing in a second data set works too
+    params = PreprocessParams(input_size=64)
+    train, test = tiny_split(14, 64, 0), tiny_split(7, 64, 1)
+    extra = tiny_split(14, 48, 2)  # FER-sized faces, resized on the fly
+    before = build_model(config.arch, "none", 7, 64)
+    result = fit(config, params, train, {"test": test}, seed=0, checkpoint=tmp_path / "ckpt.pt", extra=extra)
+    assert len(result.history) == 1 and np.isfinite(result.history[0]["train_loss"])
+    assert len(result.predictions["test"]) == 7
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(before.state_dict().values(), result.net.state_dict().values(), strict=True)
+    ]
+    assert any(changed)
+    # Resuming from the checkpoint of a finished run trains nothing more and keeps the history.
+    again = fit(config, params, train, {"test": test}, seed=0, checkpoint=tmp_path / "ckpt.pt")
+    assert again.history == result.history
+
+
+def test_frozen_early_layers_do_not_change() -> None:
+    config = make_config("tuned-mobilenet-frozen", init="none", epochs=1, batch_size=7, input_size=64)
+    torch.manual_seed(0)
+    result = fit(config, PreprocessParams(input_size=64), tiny_split(14, 64, 0), {}, seed=0)
+    torch.manual_seed(0)
+    fresh = build_model("mobilenet_v2", "none", 7, 64)
+    assert torch.equal(result.net.features[1].conv[0][0].weight, fresh.features[1].conv[0][0].weight)
+    assert not torch.equal(result.net.features[10].conv[0][0].weight, fresh.features[10].conv[0][0].weight)
+
+
+def test_base_cnn_is_the_papers_network() -> None:
+    net = build_model("basecnn")
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [c.kernel_size for c in convs] == [(5, 5), (5, 5)] and len(linears) == 2
+    out = net.eval()(torch.zeros(2, 3, 120, 120))
+    assert torch.allclose(out.exp().sum(1), torch.ones(2))  # log-softmax output
+    assert PRESETS["paper-basecnn"]["lr"] == 0.1 and PRESETS["paper-basecnn"]["momentum"] == 0.5
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, PreprocessParams, Path]:
+    torch.manual_seed(0)
+    net = build_model("mobilenet_v2", "none").eval()
+    params = PreprocessParams(mean=(0.42, 0.36, 0.33), std=(0.27, 0.25, 0.24), detector=PAPER_DETECTOR)
+    path = tmp_path_factory.mktemp("model") / "model.onnx"
+    worst = export_onnx(net, params, path, "test-mobilenet", "1.2.3", {"seed": 0}, {"test_acc": 0.5})
+    assert worst < 1e-4
+    return net, params, path
+
+
+def test_export_is_one_file_with_dynamic_batch_and_metadata(exported: tuple) -> None:
+    _, params, path = exported
+    assert [p.name for p in path.parent.iterdir()] == ["model.onnx"]  # no external-data side file
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,), (out,) = session.get_inputs(), session.get_outputs()
+    assert inp.name == "input" and inp.shape == ["batch", 3, 120, 120] and inp.type == "tensor(float)"
+    assert out.name == "probabilities" and out.shape == ["batch", 7]
+    props = session.get_modelmeta().custom_metadata_map
+    assert params_from_metadata(props) == params
+    assert props["model_name"] == "test-mobilenet" and props["model_version"] == "1.2.3"
+    assert json_field(props, "metrics") == {"test_acc": 0.5}
+    for batch in (1, 8, 64):
+        probs = session.run(None, {"input": np.zeros((batch, 3, 120, 120), np.float32)})[0]
+        assert probs.shape == (batch, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_training_eval_path_and_serving_path_agree(exported: tuple) -> None:
+    """Same photo: training's detect -> crop -> torch, and serving's face_tensors -> onnxruntime."""
+    net, params, path = exported
+    rgb = decode_image((FIXTURES / "astronaut.png").read_bytes())
+    box = detect_faces(rgb, params.detector)[0]
+    training_probs = predict(net, crop_face(rgb, box, params)[None], params, "cpu")
+    boxes, tensors = face_tensors(rgb, params)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    serving_probs = session.run(None, {"input": tensors})[0]
+    assert boxes[0] == box
+    np.testing.assert_allclose(serving_probs[:1], training_probs, atol=1e-4)
+    assert serving_probs[0].argmax() == training_probs[0].argmax()
+
+
+def test_channel_stats_are_per_channel_on_unit_scale() -> None:
+    crops = np.zeros((2, 4, 4, 3), np.uint8)
+    crops[..., 1] = 255
+    mean, std = channel_stats(crops)
+    assert mean == (0.0, 1.0, 0.0) and std == (0.0, 0.0, 0.0)
+
+
+def test_unknown_preset_and_bad_checkpoint_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown preset"):
+        make_config("nope")
+    bogus = tmp_path / "bogus.pt"
+    torch.save({"model": {"x": torch.zeros(1)}}, bogus)
+    with pytest.raises(ValueError, match="does not look like"):
+        build_model("resnet18", str(bogus))
+
