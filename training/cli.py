@@ -10,8 +10,12 @@ DEFAULT_FER = Path("../shared/data/fer2013/train")
 
 
 def _cmd_split(args: argparse.Namespace) -> None:
-    from training.sfew import MANIFEST_PATH, make_manifest, write_manifest
+    from training.sfew import MANIFEST_PATH, check_data_matches, make_manifest, read_manifest, write_manifest
 
+    if args.check:
+        check_data_matches(args.data / "images", read_manifest())
+        print(f"{args.data} matches {MANIFEST_PATH}")
+        return
     samples = make_manifest(args.data / "images")
     write_manifest(samples)
     for which in ("random", "film"):
@@ -68,12 +72,19 @@ def _cmd_table2(args: argparse.Namespace) -> None:
     write_table2(args.data / "lpq_phog_features.csv", args.out)
 
 
+def _cmd_export(args: argparse.Namespace) -> None:
+    from training.ship import ship
+
+    ship(args.run, args.out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("split", help="rewrite the fixed split manifest from the data")
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--check", action="store_true", help="only check the data matches the committed manifest")
     p.set_defaults(func=_cmd_split)
 
     p = sub.add_parser("table1", help="build the face crops and the Table 1 detection report")
@@ -111,6 +122,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
     p.add_argument("--out", type=Path, default=Path("reports/table2"))
     p.set_defaults(func=_cmd_table2)
+
+    p = sub.add_parser("export", help="export a finished trial to ONNX with its metadata (the shipped model)")
+    p.add_argument("--run", type=Path, default=Path("runs/cascade-mobilenet/random/seed0"))
+    p.add_argument("--out", type=Path, default=Path("models/face_emotion.onnx"))
+    p.set_defaults(func=_cmd_export)
 
     args = parser.parse_args(argv)
     args.func(args)

@@ -1,0 +1,46 @@
+# Two commands a newcomer needs: `make serve` and `make test`. Everything else is optional.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 3000
+SERVICE := service.service:EmotionService
+DATA ?= ../shared/data
+
+.PHONY: serve test lint setup-serve setup-dev weights train reports clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Serving needs no torch: numpy, OpenCV, Pillow, onnxruntime and BentoML only.
+setup-serve: $(PY)
+	$(PY) -m pip install --quiet -e ".[serve]"
+
+setup-dev: $(PY)
+	$(PY) -m pip install --quiet -e ".[serve,train,dev]"
+
+serve: setup-serve
+	@test -f models/face_emotion.onnx || { echo "no shipped model at models/face_emotion.onnx: run 'make train' or set EMOTION_MODEL_PATH"; exit 1; }
+	$(VENV)/bin/bentoml serve $(SERVICE) --port $(PORT)
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(VENV)/bin/python -m pytest
+
+# ImageNet MobileNetV2 weights for offline machines (see scripts/fetch_weights.sh).
+weights: $(PY)
+	bash scripts/fetch_weights.sh
+
+# Reproduce every Table 1/2 number and the shipped model from the data (hours on 2 CPU cores).
+train: setup-dev weights
+	$(PY) -m training split --data $(DATA)/sfew675 --check
+	$(PY) -m training table1 --data $(DATA)/sfew675
+	$(PY) -m training sweep --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
+	$(PY) -m training table2 --data $(DATA)/sfew675
+	$(PY) -m training export
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
