@@ -17,9 +17,13 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 log() { printf '[build-base] %s\n' "$*" >&2; }
 die() { printf '[build-base] ERROR: %s\n' "$*" >&2; exit 1; }
 
-if [[ "${REBUILD_BASE:-0}" != 1 ]] && podman image exists "$IMAGE"; then
-    log "$IMAGE exists, skipping debootstrap (REBUILD_BASE=1 to rebuild)"
-    exit 0
+OLD_ID=""
+if podman image exists "$IMAGE"; then
+    if [[ "${REBUILD_BASE:-0}" != 1 ]]; then
+        log "$IMAGE exists, skipping debootstrap (REBUILD_BASE=1 to rebuild)"
+        exit 0
+    fi
+    OLD_ID="$(podman image inspect --format '{{.Id}}' "$IMAGE")"
 fi
 
 # --- which Debian mirror does this machine use? --------------------------------
@@ -65,8 +69,9 @@ trap 'rm -rf "$WORK"' EXIT
 ROOTFS="$WORK/rootfs"
 log "debootstrap $SUITE (minbase + python3) into $ROOTFS"
 t0=$SECONDS
-# python3-venv brings ensurepip, which the Dockerfile's "python3 -m venv" needs.
-if ! debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+# python3-venv brings ensurepip, which the Dockerfile's "python3 -m venv" needs;
+# python3-pip stands in for the pip of python:3.11-slim (bentoml containerize uses it).
+if ! debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
         "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
     tail -n 40 "$WORK/debootstrap.log" >&2
     die "debootstrap failed (log above)"
@@ -80,8 +85,10 @@ rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var
        "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/* \
        "$ROOTFS"/var/log/*.log "$ROOTFS"/var/cache/debconf/*-old
 find "$ROOTFS/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -rf {} + 2>/dev/null || true
-# Debian's python has no "python" name; python:3.11-slim has one.
+# Behave like python:3.11-slim: a "python" command, and pip may install into the
+# system interpreter (no PEP 668 marker; Debian's pip then writes to /usr/local).
 ln -sf python3 "$ROOTFS/usr/bin/python"
+rm -f "$ROOTFS"/usr/lib/python3*/EXTERNALLY-MANAGED
 # Mounted by the runtime anyway; debootstrap leaves the host's resolver config.
 : >"$ROOTFS/etc/resolv.conf"
 printf 'deb %s %s main\n' "$MIRROR" "$SUITE" >"$ROOTFS/etc/apt/sources.list"
@@ -101,6 +108,8 @@ changes=(
 
 log "importing rootfs as $IMAGE (Python $py_version)"
 tar --numeric-owner -C "$ROOTFS" -c . \
-    | podman import "${changes[@]}" --message "debootstrap $SUITE + python3 $py_version (local test base)" - "$IMAGE" >/dev/null
+    | podman import --quiet "${changes[@]}" --message "debootstrap $SUITE + python3 $py_version (local test base)" - "$IMAGE" >/dev/null
 podman image exists "$IMAGE" || die "podman import did not produce $IMAGE"
 log "built $IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
+# A rebuild leaves the previous base untagged: drop it unless something still uses it.
+[[ -z "$OLD_ID" ]] || podman rmi "$OLD_ID" >/dev/null 2>&1 || true
