@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face_pipeline import EMOTIONS, PAPER_DETECTOR, PreprocessParams
+from face_pipeline import EMOTIONS, FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams
 from training.crops import CropSet, build_crops
 from training.sfew import MANIFEST_PATH, check_data_matches, read_manifest
 
@@ -95,9 +95,17 @@ def write_table1(root: Path, out: Path) -> CropSet:
     rows = table1_rows(crops)
     out.mkdir(parents=True, exist_ok=True)
     agree = crops.fast_iou[crops.detected]
+    reviewed = reviewed_false_positives()
+    is_fp = np.array([s.relpath in reviewed for s in crops.samples])
+    auto = doubtful(crops)
     summary = {
         "detector": params.detector.to_dict(),
         "rows": rows,
+        "auto_check_vs_review": {
+            "flagged": int(auto.sum()),
+            "reviewed_false_positives": int(is_fp.sum()),
+            "flagged_and_reviewed": int((auto & is_fp).sum()),
+        },
         "fast_detector_agreement": {
             "frames_with_paper_face": int(crops.detected.sum()),
             "largest_box_iou_ge_0.5": float((agree >= 0.5).mean()),
@@ -109,15 +117,19 @@ def write_table1(root: Path, out: Path) -> CropSet:
         "`auto_doubtful`: no eye found in the box by the eye cascade (automatic check). "
         "`reviewed_false_positives`: boxes judged not a face by eye on the contact sheets "
         f"(`{FALSE_POSITIVES_PATH.name}`). Split columns count usable faces (detected, not a false positive).\n"
-        f"\nFast detector (longer side 360 px) finds the same largest face (IoU >= 0.5) on "
+        f"\nThe fast serving detector ({json.dumps(FAST_DETECTOR.to_dict())}) finds the same largest face "
+        "(IoU >= 0.5) on "
         f"{100 * summary['fast_detector_agreement']['largest_box_iou_ge_0.5']:.1f}% of the "
         f"{summary['fast_detector_agreement']['frames_with_paper_face']} frames with a face.\n"
+        f"\nThe automatic check flags {int(auto.sum())} boxes; {int((auto & is_fp).sum())} of the "
+        f"{int(is_fp.sum())} reviewed false positives are among them (it catches "
+        f"{100 * (auto & is_fp).sum() / max(1, is_fp.sum()):.0f}% of them, and "
+        f"{100 * (auto & is_fp).sum() / max(1, auto.sum()):.0f}% of its flags are real false positives), "
+        "so it is a review aid, not a replacement for the reviewed list.\n"
     )
     (out / "table1.md").write_text("# Table 1: SFEW 675 face detection\n\n" + to_markdown(rows) + note)
-    flagged = doubtful(crops)
-    reviewed = reviewed_false_positives()
     for label, name in enumerate(EMOTIONS):
-        sheet = contact_sheet(crops, label, flagged, reviewed)
+        sheet = contact_sheet(crops, label, auto, reviewed)
         cv2.imwrite(
             str(out / f"contact_{name}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
         )
