@@ -3,7 +3,7 @@
 #
 #   CPU (default):  docker build -t face-emotion:cpu .
 #                   docker run -p 3000:3000 face-emotion:cpu
-#   GPU:            docker build --build-arg RUNTIME=gpu -t face-emotion:gpu .
+#   GPU:            docker build --target gpu -t face-emotion:gpu .
 #                   docker run --gpus all -p 3000:3000 face-emotion:gpu
 #
 # Serving dependencies only (no torch, no training code or data): the locked
@@ -14,10 +14,9 @@
 # Any Debian-like image with CPython 3.11 and the venv module. Pin it by digest for
 # reproducible builds (python:3.11-slim-bookworm@sha256:...).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
-# cpu: onnxruntime.  gpu: onnxruntime-gpu with the CUDA 13 / cuDNN 9 runtime wheels.
-ARG RUNTIME=cpu
 
 # ---------------------------------------------------------------------------------
+# What both variants share; the settings below are inherited by the final stages.
 FROM ${BASE_IMAGE} AS base
 
 ENV VIRTUAL_ENV=/opt/venv \
@@ -29,15 +28,33 @@ ENV VIRTUAL_ENV=/opt/venv \
 
 # The unprivileged user that runs the server (numeric, so Kubernetes'
 # runAsNonRoot can verify it), and an empty virtual environment.
-RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/app \
+RUN useradd --uid 10001 --user-group --no-log-init --create-home --home-dir /home/app \
         --shell /usr/sbin/nologin app \
     && python3 -m venv /opt/venv
+
+WORKDIR /app
+ENV EMOTION_MODEL_PATH=/app/models/face_emotion.onnx \
+    BENTOML_HOME=/tmp/bentoml \
+    BENTOML_HOST=0.0.0.0 \
+    BENTOML_PORT=3000 \
+    BENTOML_DO_NOT_TRACK=true \
+    ORT_DISABLE_TELEMETRY=1 \
+    PYTHONUNBUFFERED=1
+EXPOSE 3000
+
+# Healthy = the model is loaded and the server takes requests (BentoML's /readyz).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('BENTOML_PORT', '3000'), timeout=4)"]
+
+# "." serves the service that bentofile.yaml names (its `service:` field), so the
+# image and the Bento name the service in one place.
+CMD ["bentoml", "serve", "."]
 
 # ---------------------------------------------------------------------------------
 FROM base AS deps-cpu
 COPY deploy/requirements/serve-cpu.txt /tmp/requirements.txt
-# --no-deps: the lock is complete, so nothing unpinned can slip in; pip check
-# proves it is consistent. Wheels only: the slim base has no compiler.
+# --no-deps: the lock is complete, so nothing unpinned can slip in, and pip check
+# proves it consistent. Wheels only: the slim base has no compiler.
 RUN pip install --no-deps --only-binary=:all: -r /tmp/requirements.txt \
     && pip check \
     && rm /tmp/requirements.txt
@@ -48,37 +65,33 @@ COPY deploy/requirements/serve-gpu.txt /tmp/requirements.txt
 RUN pip install --no-deps --only-binary=:all: -r /tmp/requirements.txt \
     && pip check \
     && rm /tmp/requirements.txt
-# onnxruntime's CUDA provider finds libcudart/cuBLAS/cuFFT/cuRAND/NVRTC (nvidia/cu13)
-# and cuDNN (nvidia/cudnn) from the wheels; the host's NVIDIA container toolkit
-# mounts the driver (libcuda) when the container runs with --gpus.
+# onnxruntime's CUDA provider finds libcudart, cuBLAS, cuFFT, cuRAND and NVRTC
+# (nvidia/cu13) and cuDNN (nvidia/cudnn) in the wheels; the NVIDIA container toolkit
+# mounts the host's driver (libcuda) when the container runs with --gpus.
+# EMOTION_DEVICE=cuda: never fall back to the CPU silently (the service stays
+# unready and says why); set EMOTION_DEVICE=auto to allow the fallback.
 ENV LD_LIBRARY_PATH=/opt/venv/lib/python3.11/site-packages/nvidia/cu13/lib:/opt/venv/lib/python3.11/site-packages/nvidia/cudnn/lib \
-    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    EMOTION_DEVICE=cuda
 
 # ---------------------------------------------------------------------------------
-FROM deps-${RUNTIME} AS runtime
+# The application files, root-owned and so read-only for the server user: the
+# model (changes rarely) before the code (changes often).
+FROM scratch AS app
+COPY models/face_emotion.onnx /app/models/face_emotion.onnx
+COPY bentofile.yaml /app/code/
+COPY face_pipeline/ /app/code/face_pipeline/
+COPY service/ /app/code/service/
 
-WORKDIR /app
-# Root-owned and read-only for the server user.
-COPY models/face_emotion.onnx models/face_emotion.onnx
-COPY bentofile.yaml ./
-COPY face_pipeline/ face_pipeline/
-COPY service/ service/
-
-ENV EMOTION_MODEL_PATH=/app/models/face_emotion.onnx \
-    BENTOML_HOME=/home/app/bentoml \
-    BENTOML_HOST=0.0.0.0 \
-    BENTOML_PORT=3000 \
-    BENTOML_DO_NOT_TRACK=true \
-    PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
-
+# ---------------------------------------------------------------------------------
+FROM deps-gpu AS gpu
+COPY --from=app /app/models/ /app/models/
+COPY --from=app /app/code/ /app/
 USER 10001:10001
-EXPOSE 3000
 
-# Ready = the model is loaded and the server accepts requests (BentoML's /readyz).
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('BENTOML_PORT', '3000'), timeout=4)"]
-
-# "." serves the service named in bentofile.yaml (its `service:` field), so the
-# image and the Bento name the service in one place.
-CMD ["bentoml", "serve", "."]
+# ---------------------------------------------------------------------------------
+# The default target (last stage): CPU.
+FROM deps-cpu AS cpu
+COPY --from=app /app/models/ /app/models/
+COPY --from=app /app/code/ /app/
+USER 10001:10001
