@@ -1,0 +1,90 @@
+"""Every serving knob, read once from the environment, with its documented default.
+
+The BentoML decorators need some of these (traffic, batching) when service.py is imported,
+so they are plain module-level reads rather than something resolved per request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from face_pipeline.image_io import DEFAULT_MAX_PIXELS
+
+# service/ sits in the repo root, and in a built Bento in src/ next to models/, so the
+# default model path works from a checkout, a Bento and a container alike.
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_PATH = ROOT / "models" / "face_emotion.onnx"
+
+
+class ConfigError(ValueError):
+    """An EMOTION_* environment variable has a value the service cannot use."""
+
+
+def _int(name: str, default: int | None, minimum: int = 0) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum {minimum}")
+    return value
+
+
+def _required_int(name: str, default: int, minimum: int = 0) -> int:
+    value = _int(name, default, minimum)
+    assert value is not None
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_path: Path
+    device: str  # auto | cpu | cuda
+    ort_threads: int  # 0: onnxruntime's own choice
+    detect_max_side: int | None  # None: what the model's metadata says
+    detect_threads: int
+    max_batch_size: int
+    max_latency_ms: int
+    max_upload_bytes: int
+    max_pixels: int
+    max_batch_images: int
+    api_workers: int
+    max_concurrency: int
+    timeout_s: int
+    classifier_max_concurrency: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        device = os.environ.get("EMOTION_DEVICE", "auto").strip().lower() or "auto"
+        if device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"EMOTION_DEVICE={device!r}: use auto, cpu or cuda")
+        return cls(
+            model_path=model_path_from_env(),
+            device=device,
+            ort_threads=_required_int("EMOTION_ORT_THREADS", 0),
+            detect_max_side=_int("EMOTION_DETECT_MAX_SIDE", None, minimum=24),
+            detect_threads=_required_int("EMOTION_DETECT_THREADS", min(4, os.cpu_count() or 1), minimum=1),
+            max_batch_size=_required_int("EMOTION_MAX_BATCH_SIZE", 64, minimum=1),
+            max_latency_ms=_required_int("EMOTION_MAX_LATENCY_MS", 1000, minimum=1),
+            max_upload_bytes=_required_int("EMOTION_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1),
+            max_pixels=_required_int("EMOTION_MAX_PIXELS", DEFAULT_MAX_PIXELS, minimum=1),
+            max_batch_images=_required_int("EMOTION_MAX_BATCH_IMAGES", 16, minimum=1),
+            api_workers=_required_int("EMOTION_API_WORKERS", 1, minimum=1),
+            max_concurrency=_required_int("EMOTION_MAX_CONCURRENCY", 32, minimum=1),
+            timeout_s=_required_int("EMOTION_TIMEOUT_S", 30, minimum=1),
+            classifier_max_concurrency=_required_int("EMOTION_CLASSIFIER_MAX_CONCURRENCY", 256, minimum=1),
+        )
+
+
+def model_path_from_env() -> Path:
+    """EMOTION_MODEL_PATH (relative to the working directory) or models/face_emotion.onnx under ROOT."""
+    raw = os.environ.get("EMOTION_MODEL_PATH", "").strip()
+    return Path(raw).expanduser().resolve() if raw else DEFAULT_MODEL_PATH
+
+
+SETTINGS = Settings.from_env()

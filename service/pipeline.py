@@ -1,0 +1,77 @@
+"""The CPU side of a request: decode, detect and crop with the shared face pipeline.
+
+These run in worker threads: Pillow's decoder and OpenCV's cascade release the GIL, so
+several uploads are detected at once while the event loop keeps accepting requests.
+
+Crops leave here as uint8 (N,S,S,3) and are normalised by the classifier
+(``face_pipeline.normalize``): a quarter of the bytes of the float32 tensors, which is most of
+what it costs to hand faces to the classifier process (service/README.md, "Crossing cost").
+``face_crops`` is ``face_pipeline.face_tensors`` minus the final normalise; a test holds them equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from face_pipeline.detect import Box, detect_faces
+from face_pipeline.params import PreprocessParams
+from face_pipeline.preprocess import crop_face, resize_face
+from service.inputs import load_image
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class Options:
+    max_faces: int = 20
+    min_face_size: int | None = None
+    whole_image_fallback: bool = False
+
+
+@dataclass(frozen=True)
+class Detected:
+    rgb: np.ndarray
+    boxes: list[Box]
+    crops: np.ndarray  # uint8 (N,S,S,3), what the classifier takes
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def served_params(params: PreprocessParams, detect_max_side: int | None) -> PreprocessParams:
+    """The model's parameters with the EMOTION_DETECT_MAX_SIDE speed knob applied."""
+    if detect_max_side is None:
+        return params
+    return replace(params, detector=replace(params.detector, max_side=detect_max_side))
+
+
+def face_crops(rgb: np.ndarray, params: PreprocessParams, options: Options) -> tuple[list[Box], np.ndarray]:
+    """Boxes (largest first) and uint8 (N,S,S,3) crops: face_tensors before normalisation."""
+    boxes = detect_faces(rgb, params.detector, min_size=options.min_face_size)[: options.max_faces]
+    if not boxes and options.whole_image_fallback:
+        boxes = [Box(0, 0, rgb.shape[1], rgb.shape[0])]
+    size = params.input_size
+    crops = [crop_face(rgb, box, params) for box in boxes]
+    return boxes, np.stack(crops) if crops else np.empty((0, size, size, 3), np.uint8)
+
+
+def detect(path: Path, params: PreprocessParams, options: Options, limits: Limits) -> Detected:
+    rgb = load_image(path, limits.max_bytes, limits.max_pixels)
+    return Detected(rgb, *face_crops(rgb, params, options))
+
+
+def face_crop(path: Path, params: PreprocessParams, limits: Limits) -> np.ndarray:
+    """An upload that is already a face, as one uint8 (S,S,3) crop: no detection, no margin."""
+    return resize_face(load_image(path, limits.max_bytes, limits.max_pixels), params.input_size)

@@ -1,0 +1,217 @@
+"""Facial emotion recognition over HTTP: `bentoml serve service.service:EmotionService`.
+
+EmotionService (the API) decodes uploads and runs Viola-Jones in threads; the face crops go
+to EmotionClassifier, which batches them across requests (adaptive batching) into one ONNX
+Runtime session, on the GPU when there is one. Every setting is an EMOTION_* environment
+variable (service/config.py, service/README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import anyio
+import bentoml
+import numpy as np
+from bentoml.exceptions import ServiceUnavailable
+from bentoml.validators import ContentType
+from starlette.responses import JSONResponse, Response
+
+from face_pipeline.image_io import ImageError
+from face_pipeline.params import PreprocessParams
+from service import pipeline, schemas
+from service.config import SETTINGS
+from service.draw import annotate, encode
+from service.inputs import (
+    AnnotateInput,
+    BatchInput,
+    FacesInput,
+    PredictInput,
+    error_detail,
+    error_response,
+)
+from service.limits import UploadLimitMiddleware
+from service.model import EmotionModel, ModelLoadError, cuda_available, load_model
+from service.routes import model_app
+from service.schemas import BatchResponse, ClassifyFacesResponse, ModelInfo, PredictResponse
+
+logger = logging.getLogger("bentoml.emotion")
+T = TypeVar("T")
+GPU = SETTINGS.device != "cpu" and cuda_available()
+
+
+def _image_file() -> Annotated[Path, ContentType("image/*")]: ...  # only its annotation is used, for OpenAPI
+
+
+@bentoml.service(
+    resources={"gpu": 1} if GPU else {"cpu": "1"},
+    traffic={"timeout": SETTINGS.timeout_s, "max_concurrency": SETTINGS.classifier_max_concurrency},
+)
+class EmotionClassifier:
+    """Owns the ONNX Runtime session: the only place the model runs."""
+
+    def __init__(self) -> None:
+        self.model: EmotionModel | None = None
+        self.error = "the model has not been loaded"
+        try:
+            self.model = load_model(SETTINGS.model_path, SETTINGS.device, SETTINGS.ort_threads)
+        except ModelLoadError as exc:
+            # Stay alive but never ready: the cause shows in the log and /readyz, not as a crash loop.
+            self.error = str(exc)
+            logger.error("MODEL NOT LOADED, the service will not become ready: %s", exc)
+            return
+        m = self.model
+        logger.info(
+            "Loaded %s %s from %s, providers %s, warm-up inference done", m.name, m.version, m.path, m.providers
+        )
+
+    def __is_ready__(self) -> bool:
+        return self.model is not None
+
+    # EMOTION_MAX_BATCH_SIZE=1 turns adaptive batching off (BentoML requires a batch size > 1).
+    @bentoml.api(
+        batchable=SETTINGS.max_batch_size > 1,
+        max_batch_size=max(2, SETTINGS.max_batch_size),
+        max_latency_ms=SETTINGS.max_latency_ms,
+    )
+    def classify(self, crops: np.ndarray) -> np.ndarray:
+        """uint8 (N,S,S,3) face crops -> float32 (N,classes) probabilities."""
+        return self._loaded().predict_crops(crops)
+
+    @bentoml.api
+    def info(self) -> ModelInfo:
+        return schemas.model_info(self._loaded())
+
+    def _loaded(self) -> EmotionModel:
+        if self.model is None:
+            raise ServiceUnavailable(self.error)
+        return self.model
+
+
+@bentoml.asgi_app(model_app)
+@bentoml.service(
+    workers=SETTINGS.api_workers, traffic={"timeout": SETTINGS.timeout_s, "max_concurrency": SETTINGS.max_concurrency}
+)
+class EmotionService:
+    """The public API and face detection; classification is delegated to EmotionClassifier."""
+
+    classifier = bentoml.depends(EmotionClassifier)
+
+    def __init__(self) -> None:
+        self.limits = pipeline.Limits(SETTINGS.max_upload_bytes, SETTINGS.max_pixels)
+        self.threads = anyio.CapacityLimiter(SETTINGS.detect_threads)
+        self.served: tuple[ModelInfo, PreprocessParams] | None = None
+
+    async def __is_ready__(self) -> bool:
+        try:
+            await self.served_info()
+        except Exception:
+            return False
+        return True
+
+    @bentoml.api(route="/model")
+    async def model_info(self) -> ModelInfo:
+        """Classes, input size, preprocessing, model version, active execution provider (also GET /model)."""
+        return await self.served_info()
+
+    @bentoml.api(input_spec=PredictInput, output_spec=PredictResponse)
+    async def predict(
+        self, image: Path, max_faces: int, min_face_size: int | None, whole_image_fallback: bool
+    ) -> PredictResponse | JSONResponse:
+        """Every face in one image, largest first, with its emotion."""
+        info, params = await self._served()
+        options = pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+        try:
+            found = await self._thread(pipeline.detect, image, params, options, self.limits)
+        except ImageError as exc:
+            return error_response(exc)
+        result = schemas.image_result(found, await self._classify([found.crops]), info.classes)
+        return PredictResponse(**dict(result), model=info.ref)
+
+    @bentoml.api(input_spec=BatchInput, output_spec=BatchResponse)
+    async def predict_batch(
+        self, images: list[Path], max_faces: int, min_face_size: int | None, whole_image_fallback: bool
+    ) -> BatchResponse:
+        """/predict for several images at once; a bad image gets an error in its own slot."""
+        info, params = await self._served()
+        options = pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+        found = await asyncio.gather(*(self._try(pipeline.detect, p, params, options, self.limits) for p in images))
+        ok = [f for f in found if not isinstance(f, ImageError)]
+        # One round trip to the classifier for all the faces of all the images.
+        probabilities = iter(
+            np.split(await self._classify([f.crops for f in ok]), np.cumsum([len(f.boxes) for f in ok]))
+        )
+        results = [
+            schemas.BatchItem(index=i, error=error_detail(f))
+            if isinstance(f, ImageError)
+            else schemas.BatchItem(index=i, result=schemas.image_result(f, next(probabilities), info.classes))
+            for i, f in enumerate(found)
+        ]
+        return BatchResponse(results=results, model=info.ref)
+
+    @bentoml.api(input_spec=FacesInput, output_spec=ClassifyFacesResponse)
+    async def classify_faces(self, images: list[Path]) -> ClassifyFacesResponse:
+        """Images that are already face crops: no detection, each whole image is one face."""
+        info, params = await self._served()
+        crops = await asyncio.gather(*(self._try(pipeline.face_crop, p, params, self.limits) for p in images))
+        probabilities = iter(await self._classify([c[None] for c in crops if not isinstance(c, ImageError)]))
+        results = [
+            schemas.FaceItem(index=i, error=error_detail(c))
+            if isinstance(c, ImageError)
+            else schemas.FaceItem(index=i, result=schemas.emotion(next(probabilities), info.classes))
+            for i, c in enumerate(crops)
+        ]
+        return ClassifyFacesResponse(results=results, model=info.ref)
+
+    @bentoml.api(input_spec=AnnotateInput, output_spec=bentoml.IODescriptor.from_output(_image_file))
+    async def annotate(
+        self, image: Path, max_faces: int, min_face_size: int | None, whole_image_fallback: bool, format: str
+    ) -> Response:
+        """The image with every face boxed and labelled 'Emotion confidence', as JPEG or PNG."""
+        info, params = await self._served()
+        options = pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+        try:
+            found = await self._thread(pipeline.detect, image, params, options, self.limits)
+        except ImageError as exc:
+            return error_response(exc)
+        result = schemas.image_result(found, await self._classify([found.crops]), info.classes)
+        data = await self._thread(lambda: encode(annotate(found.rgb, result.faces, info.classes), format))
+        return Response(content=data, media_type=f"image/{format}")
+
+    async def served_info(self) -> ModelInfo:
+        return (await self._served())[0]
+
+    async def _served(self) -> tuple[ModelInfo, PreprocessParams]:
+        """The model's info and parameters, asked of the classifier once it has a model."""
+        if self.served is None:
+            try:
+                info = await self.classifier.to_async.info()
+            except Exception as exc:
+                raise ServiceUnavailable(f"the classifier is not ready: {exc}") from exc
+            params = pipeline.served_params(PreprocessParams.from_dict(info.preprocess), SETTINGS.detect_max_side)
+            self.served = (ModelInfo(**{**info.model_dump(), "preprocess": params.to_dict()}), params)
+            logger.info("Serving %s %s with %s", info.name, info.version, params)
+        return self.served
+
+    async def _classify(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Probabilities for all the faces in ``crops``, in order, in one classifier call."""
+        faces = [c for c in crops if len(c)]
+        if not faces:  # no face, no round trip
+            return np.empty((0, len((await self.served_info()).classes)), np.float32)
+        return await self.classifier.to_async.classify(np.concatenate(faces))
+
+    async def _thread(self, func: Callable[..., T], *args: object) -> T:
+        return await anyio.to_thread.run_sync(func, *args, limiter=self.threads)
+
+    async def _try(self, func: Callable[..., T], *args: object) -> T | ImageError:
+        try:
+            return await self._thread(func, *args)
+        except ImageError as exc:
+            return exc
+
+
+EmotionService.add_asgi_middleware(UploadLimitMiddleware, max_bytes=SETTINGS.max_upload_bytes)
