@@ -7,6 +7,7 @@ GET /model reaches it. The same document is POST /model, which is in the OpenAPI
 from __future__ import annotations
 
 import bentoml
+from bentoml.exceptions import ServiceUnavailable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -17,8 +18,8 @@ async def get_model(_: Request) -> JSONResponse:
     service = bentoml.get_current_service()
     try:
         info = await service.served_info()
-    except Exception as exc:  # the classifier is not up or has no model: say so, don't 500
-        return JSONResponse({"error": f"the model is not available yet: {exc}"}, status_code=503)
+    except ServiceUnavailable as exc:
+        return JSONResponse({"error": str(exc)}, status_code=503)
     return JSONResponse(info.model_dump(mode="json"))
 
 

@@ -191,7 +191,8 @@ class EmotionService:
             try:
                 info = await self.classifier.to_async.info()
             except Exception as exc:
-                raise ServiceUnavailable(f"the classifier is not ready: {exc}") from exc
+                # The cause (a path, a parse error) goes to the log, not to clients.
+                raise ServiceUnavailable("the model is not loaded; the server log says why") from exc
             params = pipeline.served_params(PreprocessParams.from_dict(info.preprocess), SETTINGS.detect_max_side)
             self.served = (ModelInfo(**{**info.model_dump(), "preprocess": params.to_dict()}), params)
             logger.info("Serving %s %s with %s", info.name, info.version, params)

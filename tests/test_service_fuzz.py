@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import FIXTURES, Server
 from hypothesis import HealthCheck, given, settings
@@ -10,10 +12,12 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.slow
 
 SEEDS = [(FIXTURES / name).read_bytes() for name in ("face.jpg", "no_face.jpg")]
+# The same 50 cases every run (a failure is reproducible, CI time is fixed); FUZZ_EXAMPLES=500
+# explores fresh random cases instead.
 FUZZ = settings(
-    max_examples=50,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "50")),
     deadline=None,
-    derandomize=True,  # the same 50 cases every run: a failure is reproducible, CI time is fixed
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 # Headers Pillow recognises, so mutations reach the decoders and not just the sniffing.

@@ -1,0 +1,98 @@
+"""Servers started with other settings: the EMOTION_* knobs, load shedding, and a missing model.
+
+Each needs its own server, so these run after the tests that share the default one
+(pytest runs files in name order, and conftest's Servers keeps one server at a time).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Server, Servers
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tuned(servers: Servers, model_path: Path) -> Server:
+    return servers.start(
+        {
+            "EMOTION_MODEL_PATH": str(model_path),
+            "EMOTION_DETECT_MAX_SIDE": "360",
+            "EMOTION_MAX_BATCH_SIZE": "1",
+            "EMOTION_MAX_UPLOAD_BYTES": "100000",
+            "EMOTION_MAX_PIXELS": "150000",
+            "EMOTION_MAX_BATCH_IMAGES": "2",
+            "EMOTION_MAX_CONCURRENCY": "1",
+        }
+    )
+
+
+def test_detector_knob_and_unbatched_classifier(tuned: Server, two_faces_jpg: bytes) -> None:
+    info = tuned.client.get("/model").json()
+    assert info["preprocess"]["detector"]["max_side"] == 360  # the model says 1280
+    response = tuned.client.post("/predict", files={"image": ("x.jpg", two_faces_jpg)})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["faces"]) >= 1
+
+
+def test_configured_limits(tuned: Server, face_jpg: bytes) -> None:
+    big = tuned.client.post("/predict", files={"image": ("x.bin", b"\0" * 100_001)})
+    assert big.status_code == 413 and "100000 bytes" in big.json()["error"]
+
+    def chunked() -> object:  # no Content-Length: the limit must cut the stream itself
+        yield b'--b\r\nContent-Disposition: form-data; name="image"; filename="x"\r\n\r\n'
+        for _ in range(20):
+            yield b"\0" * 10_000
+        yield b"\r\n--b--\r\n"
+
+    streamed = tuned.client.post(
+        "/predict", content=chunked(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert streamed.status_code == 413 and "100000 bytes" in streamed.json()["error"]
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (500, 400)).save(buffer, format="PNG")  # 200 000 pixels, a 1 kB file
+    pixels = tuned.client.post("/predict", files={"image": ("x.png", buffer.getvalue())})
+    assert pixels.status_code == 413 and "150000" in pixels.json()["error"]
+
+    three = [("images", (f"{i}.jpg", face_jpg)) for i in range(3)]
+    assert tuned.client.post("/predict_batch", files=three).status_code == 400
+    assert tuned.client.post("/predict", files={"image": ("x.jpg", face_jpg)}).status_code == 200
+
+
+def test_overload_is_shed_with_429_not_queued(tuned: Server, two_faces_jpg: bytes) -> None:
+    def one(_: int) -> tuple[int, float]:
+        start = time.perf_counter()
+        with httpx.Client(base_url=tuned.url, timeout=60) as client:
+            status = client.post("/predict", files={"image": ("x.jpg", two_faces_jpg)}).status_code
+        return status, time.perf_counter() - start
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(one, range(24)))
+    statuses = [s for s, _ in results]
+    assert set(statuses) <= {200, 429} and 200 in statuses and 429 in statuses, statuses
+    assert tuned.status("/readyz") == 200  # probes bypass the limit
+    assert "status=5" not in tuned.log()
+
+
+def test_missing_model_never_becomes_ready(servers: Servers, tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_model.onnx"
+    server = servers.start({"EMOTION_MODEL_PATH": str(missing)}, wait_ready=False)
+    for _ in range(6):
+        assert server.status("/readyz") == 503
+        time.sleep(0.5)
+    assert server.status("/livez") == 200 and server.alive()
+    log = server.log()
+    assert "MODEL NOT LOADED" in log and f"no model file at {missing}" in log
+    model = server.client.get("/model")
+    assert model.status_code == 503 and "not loaded" in model.json()["error"]
+    predict = server.client.post("/predict", files={"image": ("x.jpg", b"...")})
+    assert predict.status_code == 503
+    servers.stop()

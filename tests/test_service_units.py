@@ -1,0 +1,169 @@
+"""The service's modules without a server: config, model loading, the crop path, no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from conftest import FIXTURES, REPO
+from onnx import TensorProto, helper
+
+from face_pipeline import PreprocessParams, decode_image, face_tensors
+from face_pipeline.metadata import metadata_props
+from face_pipeline.preprocess import normalize
+from service.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
+from service.model import CPU, CUDA, ModelLoadError, cuda_available, load_model
+from service.pipeline import Options, face_crops, served_params
+
+
+def test_serving_never_imports_torch() -> None:
+    code = "import sys, service.service; assert 'torch' not in sys.modules, 'torch was imported'; print('ok')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_default_model_path_does_not_depend_on_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("EMOTION_MODEL_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env().model_path == DEFAULT_MODEL_PATH == ROOT / "models" / "face_emotion.onnx"
+    assert ROOT == REPO
+    monkeypatch.setenv("EMOTION_MODEL_PATH", "elsewhere/m.onnx")
+    assert Settings.from_env().model_path == tmp_path / "elsewhere" / "m.onnx"
+
+
+def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("EMOTION_DETECT_MAX_SIDE", "EMOTION_MAX_BATCH_SIZE", "EMOTION_MAX_UPLOAD_BYTES", "EMOTION_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = Settings.from_env()
+    assert defaults.detect_max_side is None and defaults.device == "auto"
+    assert defaults.max_batch_size == 64 and defaults.max_upload_bytes == 20 * 1024 * 1024
+    assert defaults.max_pixels == 40_000_000
+    monkeypatch.setenv("EMOTION_DETECT_MAX_SIDE", "360")
+    monkeypatch.setenv("EMOTION_MAX_BATCH_SIZE", "1")
+    overridden = Settings.from_env()
+    assert overridden.detect_max_side == 360 and overridden.max_batch_size == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("EMOTION_MAX_BATCH_SIZE", "lots", "not an integer"),
+        ("EMOTION_MAX_BATCH_SIZE", "0", "below the minimum"),
+        ("EMOTION_DETECT_MAX_SIDE", "10", "below the minimum"),
+        ("EMOTION_DEVICE", "tpu", "auto, cpu or cuda"),
+    ],
+)
+def test_bad_settings_say_which_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name) as raised:
+        Settings.from_env()
+    assert words in str(raised.value)
+
+
+def test_served_params_apply_the_detector_knob() -> None:
+    params = PreprocessParams()
+    assert served_params(params, None) is params
+    fast = served_params(params, 360)
+    assert fast.detector.max_side == 360 and fast.detector.min_size == params.detector.min_size
+    assert fast.input_size == params.input_size and fast.mean == params.mean
+
+
+@pytest.mark.parametrize("name", ["face.jpg", "two_faces.jpg", "no_face.jpg"])
+@pytest.mark.parametrize("fallback", [False, True])
+def test_crops_sent_to_the_classifier_are_the_shared_pipelines_tensors(name: str, fallback: bool) -> None:
+    rgb = decode_image((FIXTURES / name).read_bytes())
+    params = PreprocessParams()
+    boxes, crops = face_crops(rgb, params, Options(max_faces=5, whole_image_fallback=fallback))
+    expected_boxes, expected = face_tensors(rgb, params, max_faces=5, whole_image_fallback=fallback)
+    assert boxes == expected_boxes
+    assert crops.dtype == np.uint8 and crops.shape == (len(boxes), 120, 120, 3)
+    np.testing.assert_array_equal(normalize(crops, params), expected)
+
+
+# --- loading the model -----------------------------------------------------------------
+
+
+def test_load_the_exported_model(model_path: Path) -> None:
+    model = load_model(model_path, "cpu")
+    assert (model.name, model.version) == ("test-model", "0.0.0-test")
+    assert model.params == PreprocessParams()
+    assert model.providers == [CPU]
+    crops = np.random.default_rng(0).integers(0, 256, (3, 120, 120, 3), dtype=np.uint8)
+    probabilities = model.predict_crops(crops)
+    assert probabilities.shape == (3, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert model.predict_crops(crops[:0]).shape == (0, 7)
+    with pytest.raises(ValueError, match="uint8"):
+        model.predict_crops(crops.astype(np.float32))
+
+
+def onnx_file(path: Path, side: int, output_shape: list, props: dict[str, str] | None) -> Path:
+    """A one-node model: input (batch,3,side,side) reshaped to output_shape, named like ours."""
+    shape = helper.make_tensor("shape", TensorProto.INT64, [len(output_shape)], output_shape)
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["input", "shape"], ["probabilities"])],
+        "fake",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, side, side])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, None)],
+        initializer=[shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    if props:
+        helper.set_model_props(model, props)
+    onnx.save_model(model, str(path))
+    return path
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"no model file at .*EMOTION_MODEL_PATH"):
+        load_model(tmp_path / "absent.onnx")
+
+
+def test_garbage_model_file(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.onnx"
+    path.write_bytes(b"this is not a protobuf" * 100)
+    with pytest.raises(ModelLoadError, match="not a loadable ONNX model"):
+        load_model(path)
+
+
+def test_model_without_pipeline_metadata(tmp_path: Path) -> None:
+    path = onnx_file(tmp_path / "bare.onnx", 120, [-1, 7], None)
+    with pytest.raises(ModelLoadError, match=r"face_pipeline\.preprocess"):
+        load_model(path)
+
+
+def test_model_whose_input_size_disagrees_with_its_metadata(tmp_path: Path) -> None:
+    props = metadata_props(PreprocessParams(), "fake", "1")
+    path = onnx_file(tmp_path / "wrong_size.onnx", 64, [-1, 7], props)
+    with pytest.raises(ModelLoadError, match=r"does not match \(batch, 3, 120, 120\)"):
+        load_model(path)
+
+
+def test_model_that_does_not_output_probabilities(tmp_path: Path) -> None:
+    props = metadata_props(PreprocessParams(), "fake", "1")
+    path = onnx_file(tmp_path / "not_probabilities.onnx", 120, [-1, 3 * 120 * 120], props)
+    with pytest.raises(ModelLoadError, match="warm-up"):
+        load_model(path)
+
+
+def test_asking_for_cuda_without_it_is_a_clear_error(model_path: Path) -> None:
+    if cuda_available():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(ModelLoadError, match="onnxruntime-gpu"):
+        load_model(model_path, "cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_available(), reason="onnxruntime has no CUDA provider (install onnxruntime-gpu)")
+def test_cuda_provider_is_active_when_asked_for(model_path: Path) -> None:
+    model = load_model(model_path, "cuda")
+    assert model.providers[0] == CUDA
+    crops = np.zeros((4, 120, 120, 3), np.uint8)
+    np.testing.assert_allclose(
+        model.predict_crops(crops), load_model(model_path, "cpu").predict_crops(crops), atol=1e-4
+    )
