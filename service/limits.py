@@ -62,9 +62,11 @@ class UploadLimitMiddleware:
             await self._refuse(send, None)
 
     async def _refuse(self, send: Send, size: int | None) -> None:
-        told = f"is {size} bytes" if size is not None else "is larger than"
-        limit = f"the limit is {self.max_bytes} bytes (EMOTION_MAX_UPLOAD_BYTES)"
-        message = f"the request body {told}; {limit}" if size is not None else f"the request body {told} {limit}"
+        if size is not None:
+            message = f"the request body is {size} bytes; the limit is {self.max_bytes} bytes"
+        else:
+            message = f"the request body is over the limit of {self.max_bytes} bytes"
+        message += " (EMOTION_MAX_UPLOAD_BYTES)"
         body = json.dumps({"error": message}).encode()
         headers: list[tuple[bytes, bytes]] = [
             (b"content-type", b"application/json"),

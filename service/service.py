@@ -123,13 +123,12 @@ class EmotionService:
         self, image: Path, max_faces: int, min_face_size: int | None, whole_image_fallback: bool
     ) -> PredictResponse | JSONResponse:
         """Every face in one image, largest first, with its emotion."""
-        info, params = await self._served()
-        options = pipeline.Options(max_faces, min_face_size, whole_image_fallback)
         try:
-            found = await self._thread(pipeline.detect, image, params, options, self.limits)
+            info, _, result = await self._analyse(
+                image, pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+            )
         except ImageError as exc:
             return error_response(exc)
-        result = schemas.image_result(found, await self._classify([found.crops]), info.classes)
         return PredictResponse(**dict(result), model=info.ref)
 
     @bentoml.api(input_spec=BatchInput, output_spec=BatchResponse)
@@ -172,15 +171,22 @@ class EmotionService:
         self, image: Path, max_faces: int, min_face_size: int | None, whole_image_fallback: bool, format: str
     ) -> Response:
         """The image with every face boxed and labelled 'Emotion confidence', as JPEG or PNG."""
-        info, params = await self._served()
-        options = pipeline.Options(max_faces, min_face_size, whole_image_fallback)
         try:
-            found = await self._thread(pipeline.detect, image, params, options, self.limits)
+            info, found, result = await self._analyse(
+                image, pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+            )
         except ImageError as exc:
             return error_response(exc)
-        result = schemas.image_result(found, await self._classify([found.crops]), info.classes)
         data = await self._thread(lambda: encode(annotate(found.rgb, result.faces, info.classes), format))
         return Response(content=data, media_type=f"image/{format}")
+
+    async def _analyse(
+        self, image: Path, options: pipeline.Options
+    ) -> tuple[ModelInfo, pipeline.Detected, schemas.ImageResult]:
+        """Decode, detect and classify one upload; raises ImageError for a bad one."""
+        info, params = await self._served()
+        found = await self._thread(pipeline.detect, image, params, options, self.limits)
+        return info, found, schemas.image_result(found, await self._classify([found.crops]), info.classes)
 
     async def served_info(self) -> ModelInfo:
         return (await self._served())[0]
