@@ -19,7 +19,7 @@ from face_pipeline.params import (
     DetectorParams,
     PreprocessParams,
 )
-from face_pipeline.preprocess import crop_face, face_tensors, grow_box, normalize
+from face_pipeline.preprocess import crop_face, face_crops, face_tensors, grow_box, normalize
 
 __all__ = [
     "EMOTIONS",
@@ -35,6 +35,7 @@ __all__ = [
     "crop_face",
     "decode_image",
     "detect_faces",
+    "face_crops",
     "face_tensors",
     "grow_box",
     "iou",

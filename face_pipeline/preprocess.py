@@ -44,17 +44,18 @@ def normalize(crops: np.ndarray, params: PreprocessParams) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(out, -1, -3))
 
 
-def face_tensors(
+def face_crops(
     rgb: np.ndarray,
     params: PreprocessParams,
     max_faces: int | None = None,
     min_size: int | None = None,
     whole_image_fallback: bool = False,
 ) -> tuple[list[Box], np.ndarray]:
-    """Detect, crop and normalise every face in an image, largest first.
+    """Detect and crop every face in an image, largest first: boxes and uint8 (N,S,S,3) crops.
 
-    Returns the boxes (original pixels) and a float32 (N,3,S,S) array. With no face found,
-    ``whole_image_fallback`` treats the whole image as one face; otherwise N is 0.
+    With no face found, ``whole_image_fallback`` treats the whole image as one face (the
+    margin then clamps away); otherwise N is 0. Serving sends these uint8 crops to the
+    classifier (a quarter of the bytes of float32) and normalises there.
     """
     boxes = detect_faces(rgb, params.detector, min_size=min_size)
     if max_faces is not None:
@@ -62,8 +63,18 @@ def face_tensors(
     if not boxes and whole_image_fallback:
         height, width = rgb.shape[:2]
         boxes = [Box(0, 0, width, height)]
-        # The margin is meaningless around the whole frame; grow_box clamps it away anyway.
-    crops = [crop_face(rgb, box, params) for box in boxes]
     size = params.input_size
-    stacked = np.stack(crops) if crops else np.empty((0, size, size, 3), np.uint8)
-    return boxes, normalize(stacked, params)
+    crops = [crop_face(rgb, box, params) for box in boxes]
+    return boxes, np.stack(crops) if crops else np.empty((0, size, size, 3), np.uint8)
+
+
+def face_tensors(
+    rgb: np.ndarray,
+    params: PreprocessParams,
+    max_faces: int | None = None,
+    min_size: int | None = None,
+    whole_image_fallback: bool = False,
+) -> tuple[list[Box], np.ndarray]:
+    """``face_crops`` normalised: boxes and the float32 (N,3,S,S) network input."""
+    boxes, crops = face_crops(rgb, params, max_faces, min_size, whole_image_fallback)
+    return boxes, normalize(crops, params)

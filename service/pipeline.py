@@ -6,7 +6,7 @@ several uploads are detected at once while the event loop keeps accepting reques
 Crops leave here as uint8 (N,S,S,3) and are normalised by the classifier
 (``face_pipeline.normalize``): a quarter of the bytes of the float32 tensors, which is most of
 what it costs to hand faces to the classifier process (service/README.md, "Crossing cost").
-``face_crops`` is ``face_pipeline.face_tensors`` minus the final normalise; a test holds them equal.
+``face_crops`` is ``face_pipeline.face_crops``; the classifier applies ``face_pipeline.normalize``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from face_pipeline.detect import Box, detect_faces
+from face_pipeline import preprocess
+from face_pipeline.detect import Box
 from face_pipeline.params import PreprocessParams
-from face_pipeline.preprocess import crop_face, resize_face
+from face_pipeline.preprocess import resize_face
 from service.inputs import load_image
 
 
@@ -58,13 +59,8 @@ def served_params(params: PreprocessParams, detect_max_side: int | None) -> Prep
 
 
 def face_crops(rgb: np.ndarray, params: PreprocessParams, options: Options) -> tuple[list[Box], np.ndarray]:
-    """Boxes (largest first) and uint8 (N,S,S,3) crops: face_tensors before normalisation."""
-    boxes = detect_faces(rgb, params.detector, min_size=options.min_face_size)[: options.max_faces]
-    if not boxes and options.whole_image_fallback:
-        boxes = [Box(0, 0, rgb.shape[1], rgb.shape[0])]
-    size = params.input_size
-    crops = [crop_face(rgb, box, params) for box in boxes]
-    return boxes, np.stack(crops) if crops else np.empty((0, size, size, 3), np.uint8)
+    """Boxes (largest first) and uint8 (N,S,S,3) crops, with the request's options."""
+    return preprocess.face_crops(rgb, params, options.max_faces, options.min_face_size, options.whole_image_fallback)
 
 
 def detect(path: Path, params: PreprocessParams, options: Options, limits: Limits) -> Detected:

@@ -127,4 +127,3 @@ def test_unknown_preset_and_bad_checkpoint_are_clear_errors(tmp_path: Path) -> N
     torch.save({"model": {"x": torch.zeros(1)}}, bogus)
     with pytest.raises(ValueError, match="does not look like"):
         build_model("resnet18", str(bogus))
-

@@ -72,5 +72,60 @@ def ship(run: Path = SHIPPED_RUN, out: Path = MODEL_PATH) -> dict:
         "size_bytes": out.stat().st_size,
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    (out.parent / "README.md").write_text(model_card(card))
     print(json.dumps(card, indent=1))
     return card
+
+
+def model_card(card: dict) -> str:
+    """models/README.md: what the shipped model is, how good, and where it should not be used."""
+    m, p = card["metrics"], card["provenance"]
+    per_class = "\n".join(f"| {name} | {100 * acc:.1f} |" for name, acc in m["sfew_test_acc_per_class"].items())
+    pre = card["preprocess"]
+    return f"""# Shipped model: `face_emotion.onnx`
+
+Version `{card["version"]}`, {card["size_bytes"] / 1e6:.1f} MB, exported {p["exported"]} from `{p["run"]}`
+(git {p["git_commit"]}). Reproduce: `make train` (or the `python -m training` commands in the top-level README).
+
+## What it is
+MobileNetV2 (torchvision, ImageNet weights) trained first on FER-2013 faces at 64 px, then fine-tuned on SFEW
+face crops at {pre["input_size"]} px with FER-2013 faces mixed into every epoch (recipe `{p["recipe"]}`, seed
+{p["seed"]}, fixed in advance, not picked by test score). Input: `input`, float32 (batch, 3, {pre["input_size"]},
+{pre["input_size"]}), RGB normalised with mean {pre["mean"]} and std {pre["std"]} (SFEW training crops). Output:
+`probabilities`, float32 (batch, 7), softmax over {", ".join(pre["classes"])}. Faces come from OpenCV's Viola-Jones
+cascade ({pre["detector"]}) grown by {pre["margin_px"]} px per side. All of this is in the ONNX metadata; the
+service reads it from there.
+
+## Measured accuracy
+| data | accuracy (%) |
+|---|---|
+| SFEW fixed 80/20 split, test side (this model; mean of last 3 epochs) | {100 * m["sfew_fixed_split_test_acc"]:.1f} |
+| SFEW fixed split, train side (evaluation mode) | {100 * m["sfew_fixed_split_train_acc"]:.1f} |
+| FER-2013 held-out 10% of its train split (never trained on) | {100 * m["fer2013_heldout_acc"]:.1f} |
+| recipe median over seeds, fixed split ({m["recipe_trials"][0]} trials) | {m["recipe_median_fixed_split"]} |
+| recipe median over seeds, film-disjoint split ({m["recipe_trials"][1]} trials) | {m["recipe_median_film_split"]} |
+
+Per class, SFEW fixed-split test side:
+
+| class | accuracy (%) |
+|---|---|
+{per_class}
+
+The film-disjoint figure is the honest estimate for faces from films (actors, scenes) not seen in training: frames
+of one film share actors and light, so the random split flatters.
+
+## Intended use and limits
+- Research and demonstration of facial-expression classification on photos and video frames; not for decisions
+  about people (hiring, policing, health, insurance), and not as a lie or mood detector: a posed or acted
+  expression is not an inner state.
+- Seven posed/acted categories only; faces that Viola-Jones misses (profiles, strong rotation, small faces under
+  30 px, occlusion) get no prediction. The detector also returns non-faces on textured backgrounds.
+- Trained on movie frames (SFEW) and low-resolution, blurred greyscale faces (FER-2013): accuracy on other
+  populations, cameras and lighting is unknown and likely lower; both data sets are small and demographically
+  skewed.
+
+## Licence of the data
+SFEW (Dhall et al., 2011) and FER-2013 (Goodfellow et al., 2013) are research-only data sets. The weights are
+derived from them: use them for research only, and check the data licences before any other use. The ImageNet
+MobileNetV2 initialisation comes from torchvision (BSD-3-Clause).
+"""
