@@ -62,8 +62,10 @@ RUN pip install --no-deps --only-binary=:all: -r /tmp/requirements.txt \
 # ---------------------------------------------------------------------------------
 FROM base AS deps-gpu
 COPY deploy/requirements/serve-gpu.txt /tmp/requirements.txt
+# (The CUDA wheels' static libraries are for building, not running: dropped.)
 RUN pip install --no-deps --only-binary=:all: -r /tmp/requirements.txt \
     && pip check \
+    && find /opt/venv/lib/python3.11/site-packages/nvidia -name '*.a' -delete \
     && rm /tmp/requirements.txt
 # onnxruntime's CUDA provider finds libcudart, cuBLAS, cuFFT, cuRAND and NVRTC
 # (nvidia/cu13) and cuDNN (nvidia/cudnn) in the wheels; the NVIDIA container toolkit

@@ -51,7 +51,7 @@ phase() {  # phase NAME: end the previous phase, start NAME
 }
 phase_end() {
     [[ -n "$PHASE" ]] || return 0
-    TIMINGS+=("$(printf '%-44s %5d s' "$PHASE" $((SECONDS - PHASE_T0)))")
+    TIMINGS+=("$(printf '%-62s %5d s' "$PHASE" $((SECONDS - PHASE_T0)))")
     PHASE=""
 }
 
@@ -164,6 +164,11 @@ smoke_test() {
             show_logs "$name"
             die "$image: the container exited before it was ready (exit code $(podman inspect -f '{{.State.ExitCode}}' "$name" 2>/dev/null))"
         fi
+        # The service stays up but unready without a model (service/service.py): say so now.
+        if podman logs "$name" 2>&1 | grep -q 'MODEL NOT LOADED'; then
+            show_logs "$name"
+            die "$image: the service could not load its model"
+        fi
         if ((SECONDS - t0 > limit)); then
             show_logs "$name"
             die "$image: /readyz still answers '${code:-no connection}' after ${limit}s"
@@ -218,7 +223,7 @@ EOF
     log "$image: server processes run as uid $(awk '{print $1}' <<<"$users" | sort -u | paste -sd, -) ($(awk '{print $2}' <<<"$users" | sort -u | paste -sd, -)), not root"
 
     # The image's own HEALTHCHECK, where it has one.
-    if [[ -n "$(podman image inspect -f '{{if .Healthcheck}}yes{{end}}' "$image" 2>/dev/null)" ]]; then
+    if podman image inspect "$image" | python3 -c 'import json, sys; d = json.load(sys.stdin)[0]; sys.exit(not (d.get("Healthcheck") or d.get("Config", {}).get("Healthcheck")))'; then
         podman healthcheck run "$name" >/dev/null 2>&1 || { show_logs "$name"; die "$image: its HEALTHCHECK fails"; }
         log "$image: HEALTHCHECK passes"
     fi
@@ -252,6 +257,51 @@ log "$IMAGE: serving dependencies only (no torch/training code, opencv headless)
 # As hardened as deploy/kubernetes.yaml: read-only root (podman mounts a tmpfs on
 # /tmp, like the manifest's emptyDir), no capabilities, no privilege escalation.
 smoke_test fe-check-docker "$IMAGE" --read-only --cap-drop=all --security-opt no-new-privileges
+
+phase "deploy/kubernetes.yaml: schema and agreement with the image"
+KV="$STATE/kubernetes-validate"
+if [[ ! -x "$KV/bin/kubernetes-validate" ]]; then
+    python3 -m venv "$KV" && "$KV/bin/pip" install -q "kubernetes-validate==1.37.0" >"$LOGDIR/kv.log" 2>&1 \
+        || { cat "$LOGDIR/kv.log" >&2; rm -rf "$KV"; die "could not install kubernetes-validate"; }
+fi
+"$KV/bin/kubernetes-validate" --strict --quiet deploy/kubernetes.yaml \
+    || die "deploy/kubernetes.yaml fails Kubernetes schema validation"
+podman image inspect "$IMAGE" >"$LOGDIR/image.json"
+"$KV/bin/python" - deploy/kubernetes.yaml "$LOGDIR/image.json" service/config.py <<'EOF' || die "deploy/kubernetes.yaml disagrees with the image (above)"
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+image = json.load(open(sys.argv[2]))[0]
+config_src = open(sys.argv[3]).read()
+dep = next(d for d in docs if d["kind"] == "Deployment")
+svc = next(d for d in docs if d["kind"] == "Service")
+pod = dep["spec"]["template"]["spec"]
+c = pod["containers"][0]
+user = (image.get("Config") or {}).get("User") or image.get("User") or ""
+exposed = (image.get("Config") or {}).get("ExposedPorts") or {}
+problems = []
+if str(pod["securityContext"].get("runAsUser")) != user.split(":")[0]:
+    problems.append(f"runAsUser {pod['securityContext'].get('runAsUser')} != the image's USER {user!r}")
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+if f"{ports.get('http')}/tcp" not in exposed:
+    problems.append(f"containerPort {ports.get('http')} is not EXPOSEd by the image ({sorted(exposed)})")
+if c["readinessProbe"]["httpGet"]["path"] != "/readyz":
+    problems.append("the readiness probe is not /readyz")
+if c["livenessProbe"]["httpGet"]["path"] != "/livez":
+    problems.append("the liveness probe is not /livez")
+if svc["spec"]["selector"] != dep["spec"]["selector"]["matchLabels"]:
+    problems.append("the Service selects other pods than the Deployment's")
+for e in c.get("env", []):
+    if e["name"].startswith("EMOTION_") and f'"{e["name"]}"' not in config_src:
+        problems.append(f"{e['name']} is not a setting of service/config.py")
+if c["securityContext"].get("readOnlyRootFilesystem") and not any(
+    m["mountPath"] == "/tmp" for m in c.get("volumeMounts", [])
+):
+    problems.append("read-only root without a writable /tmp (BENTOML_HOME)")
+if problems:
+    print("\n".join(problems), file=sys.stderr)
+    sys.exit(1)
+EOF
+log "deploy/kubernetes.yaml: valid (strict, Kubernetes 1.37) and agrees with $IMAGE (uid, port, probes, env names)"
 
 # --- optional: the gpu target -------------------------------------------------------------
 if [[ "${CONTAINER_CHECK_GPU:-0}" == 1 ]]; then
@@ -327,9 +377,9 @@ size() { podman image inspect -f '{{.Size}}' "$1" | awk '{printf "%7.0f MB", $1 
     echo "${BOLD}Phase timings${RESET}"
     printf '  %s\n' "${TIMINGS[@]}"
     echo "${BOLD}Image sizes${RESET} (uncompressed, base layers included)"
-    printf '  %-44s %s\n' "$BASE_IMAGE" "$(size "$BASE_IMAGE")"
-    printf '  %-44s %s\n' "$IMAGE (./Dockerfile, cpu)" "$(size "$IMAGE")"
-    if podman image exists "$GPU_IMAGE"; then printf '  %-44s %s\n' "$GPU_IMAGE (./Dockerfile, gpu)" "$(size "$GPU_IMAGE")"; fi
-    if podman image exists "$BENTO_IMAGE"; then printf '  %-44s %s\n' "$BENTO_IMAGE (bentoml containerize)" "$(size "$BENTO_IMAGE")"; fi
+    printf '  %-62s %s\n' "$BASE_IMAGE" "$(size "$BASE_IMAGE")"
+    printf '  %-62s %s\n' "$IMAGE (./Dockerfile, cpu)" "$(size "$IMAGE")"
+    if [[ "${CONTAINER_CHECK_GPU:-0}" == 1 ]]; then printf '  %-62s %s\n' "$GPU_IMAGE (./Dockerfile, gpu)" "$(size "$GPU_IMAGE")"; fi
+    if [[ "${CONTAINER_CHECK_BENTO:-1}" != 0 ]]; then printf '  %-62s %s\n' "$BENTO_IMAGE (bentoml containerize)" "$(size "$BENTO_IMAGE")"; fi
     echo "${GREEN}${BOLD}container check passed${RESET} in $SECONDS s"
 } >&2
