@@ -17,6 +17,13 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 log() { printf '[build-base] %s\n' "$*" >&2; }
 die() { printf '[build-base] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# Run on its own: install and configure podman first (container_check.sh has done so).
+if [[ -z "${CONTAINERS_CONF:-}" ]]; then
+    # shellcheck source=scripts/container/podman_setup.sh
+    . "$(dirname "$0")/podman_setup.sh"
+    container_setup || die "podman does not work on this machine"
+fi
+
 OLD_ID=""
 if podman image exists "$IMAGE"; then
     if [[ "${REBUILD_BASE:-0}" != 1 ]]; then
