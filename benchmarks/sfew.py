@@ -1,0 +1,26 @@
+"""Where the SFEW frames are: read by path from ../shared, never copied into the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SFEW = ROOT.parent / "shared" / "data" / "sfew675" / "images"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def sfew_dir(path: str | Path | None = None) -> Path:
+    """``path``, else $SFEW_DIR, else ../shared/data/sfew675/images beside the checkout."""
+    chosen = Path(path) if path else Path(os.environ.get("SFEW_DIR") or DEFAULT_SFEW)
+    if not chosen.is_dir():
+        raise SystemExit(f"no SFEW images at {chosen}: pass --sfew DIR or set SFEW_DIR")
+    return chosen
+
+
+def sfew_frames(path: str | Path | None = None, every: int = 1) -> list[Path]:
+    """The frames <Class>/*.jpg in a fixed order (every ``every``-th one)."""
+    frames = sorted(sfew_dir(path).glob("*/*.jpg"))
+    if not frames:
+        raise SystemExit(f"no <Class>/*.jpg frames under {sfew_dir(path)}")
+    return frames[::every]
