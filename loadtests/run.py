@@ -26,7 +26,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -100,9 +99,9 @@ def start_server(scenario: Scenario, base_env: dict[str, str], out: Path) -> Non
     env = {**os.environ, **base_env, **scenario.env}
     out.mkdir(parents=True, exist_ok=True)
     scenario.log = open(out / "server.log", "wb")  # closed in stop_server
-    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or "bentoml"
+    serve = ["serve", "service.service:EmotionService", "--port", str(scenario.port), "--host", "127.0.0.1"]
     scenario.process = subprocess.Popen(
-        [bentoml, "serve", "service.service:EmotionService", "--port", str(scenario.port), "--host", "127.0.0.1"],
+        [sys.executable, "-m", "bentoml", *serve],
         cwd=ROOT,
         env=env,
         stdout=scenario.log,
