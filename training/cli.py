@@ -40,7 +40,13 @@ def _seeds(text: str) -> list[int]:
 def _cmd_train(args: argparse.Namespace) -> None:
     from training.sfew_trials import run_trials
 
-    overrides = {"init": args.init, "epochs": args.epochs, "lr": args.lr}
+    overrides = {
+        "init": args.init,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "weight_decay": args.weight_decay,
+    }
     for split in args.split:
         run_trials(
             args.data / "images",
@@ -99,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--init", help="override: none | imagenet | path to a checkpoint")
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=["sgd", "adamw"])
+    p.add_argument("--weight-decay", type=float)
     p.add_argument("--name", help="run folder name under runs/ (default: the preset)")
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
     p.add_argument("--fer", type=Path, help="FER-2013 train folder: held-out part scored; mixed in if the preset says")

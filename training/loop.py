@@ -82,7 +82,10 @@ def fit(
         for module in early_layers(net, config.arch):
             module.requires_grad_(False)
     trainable = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     n_extra = min(config.extra_per_epoch, len(extra.labels)) if extra is not None else 0
     steps_per_epoch = math.ceil((len(train.labels) + n_extra) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -132,8 +135,9 @@ def fit(
             idx = order[step * config.batch_size : (step + 1) * config.batch_size]
             crops = epoch_crops[idx]
             if augment is not None:
-                batch = augment(torch.from_numpy(crops).permute(0, 3, 1, 2))
-                crops = batch.permute(0, 2, 3, 1).contiguous().numpy()
+                # One draw per image: on a batched tensor v2 would share one draw across the batch.
+                images = torch.from_numpy(crops).permute(0, 3, 1, 2)
+                crops = torch.stack([augment(image) for image in images]).permute(0, 2, 3, 1).contiguous().numpy()
             x = to_input(crops, params).to(device)
             y = torch.from_numpy(epoch_labels[idx]).to(device)
             for group in optimizer.param_groups:

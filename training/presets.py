@@ -23,6 +23,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 0.01
     momentum: float = 0.9
+    optimizer: str = "sgd"  # sgd | adamw
     weight_decay: float = 1e-4
     schedule: str = "cosine"  # constant | cosine
     label_smoothing: float = 0.0
@@ -76,27 +77,56 @@ PRESETS: dict[str, dict] = {
         schedule="constant",
         augment=False,
     ),
-    # Better recipes: lower lr with a cosine schedule, augmentation, label smoothing.
-    "tuned-resnet18": dict(arch="resnet18", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1),
-    "plain-mobilenet": dict(
-        arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, schedule="constant", augment=False
+    # Better recipes, found on seed 0 of the fixed split's train side before the sweep (SGD lr 0.01:
+    # 30%, SGD lr 0.002: 34%, AdamW 5e-4: 42%): AdamW, cosine schedule, per-image augmentation,
+    # label smoothing.
+    "tuned-resnet18": dict(
+        arch="resnet18", init="imagenet", epochs=12, optimizer="adamw", lr=5e-4, weight_decay=0.05, label_smoothing=0.1
     ),
-    "tuned-mobilenet": dict(arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1),
+    "plain-mobilenet": dict(
+        arch="mobilenet_v2", init="imagenet", epochs=12, lr=0.01, schedule="constant", augment=False
+    ),
+    "tuned-mobilenet": dict(
+        arch="mobilenet_v2",
+        init="imagenet",
+        epochs=12,
+        optimizer="adamw",
+        lr=5e-4,
+        weight_decay=0.05,
+        label_smoothing=0.1,
+    ),
+    "tuned-mobilenet-frozen": dict(
+        arch="mobilenet_v2",
+        init="imagenet",
+        epochs=12,
+        optimizer="adamw",
+        lr=5e-4,
+        weight_decay=0.05,
+        label_smoothing=0.1,
+        freeze_early=True,
+    ),
     # Stage 1 of the cascade (Ng et al. 2015): ImageNet -> FER-2013, at 64 px for speed.
     "fer-stage-mobilenet": dict(
-        arch="mobilenet_v2", init="imagenet", epochs=4, batch_size=64, lr=0.02, label_smoothing=0.1, input_size=64
+        arch="mobilenet_v2",
+        init="imagenet",
+        epochs=4,
+        batch_size=64,
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=0.05,
+        label_smoothing=0.1,
+        input_size=64,
     ),
     # Stage 2: FER-2013 checkpoint -> SFEW, with FER faces mixed in so one model serves both.
     "cascade-mobilenet": dict(
         arch="mobilenet_v2",
         init="runs/fer-stage-mobilenet/model.pt",
-        epochs=8,
-        lr=0.01,
+        epochs=10,
+        optimizer="adamw",
+        lr=5e-4,
+        weight_decay=0.05,
         label_smoothing=0.1,
         extra_per_epoch=1000,
-    ),
-    "tuned-mobilenet-frozen": dict(
-        arch="mobilenet_v2", init="imagenet", epochs=15, lr=0.01, label_smoothing=0.1, freeze_early=True
     ),
 }
 
