@@ -28,6 +28,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -207,6 +208,18 @@ def run_locust(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[
     return read_phase(out, code, wall)
 
 
+def run_reference(scenario: Scenario, args: argparse.Namespace, base_env: dict[str, str]) -> dict[str, Any]:
+    """The same frames' in-process cost (loadtests.reference), right after the scenario's phase."""
+    env = {**os.environ, **base_env, **scenario.env, "PYTHONPATH": str(ROOT)}
+    model = env.get("EMOTION_MODEL_PATH") or str(ROOT / "models" / "face_emotion.onnx")
+    detector = scenario.model.get("preprocess", {}).get("detector") or {}
+    cmd = [sys.executable, "-m", "loadtests.reference", "--model", model, "--detector", json.dumps(detector)]
+    if args.sfew:
+        cmd += ["--sfew", str(Path(args.sfew).resolve()), "--sfew-limit", str(args.sfew_limit or 0)]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def read_phase(out: Path, code: int, wall: float) -> dict[str, Any]:
     stats = {}
     with open(out / "locust_stats.csv", newline="") as handle:
@@ -274,6 +287,12 @@ def summarise(scenario: Scenario, warmup_s: float) -> dict[str, Any]:
             "samples": len(values),
         }
     errors = {k: v for k, v in status.items() if k != "200"}
+    refs = [p["reference"]["median_ms"] for p in phases if "reference" in p]
+    reference = {}
+    if refs:
+        reference = {"in_process_median_ms": statistics.fmean(refs), "per_phase": refs}
+        if all_p:
+            reference["p50_over_in_process"] = all_p["p50_ms"] / reference["in_process_median_ms"]
     return {
         "scenario": scenario.name,
         "env": scenario.env,
@@ -292,6 +311,7 @@ def summarise(scenario: Scenario, warmup_s: float) -> dict[str, Any]:
         "errors": errors,
         "error_rate": sum(errors.values()) / requests if requests else None,
         "rss": rss_summary,
+        "reference": reference,
         "gate_problems": [g for p in phases for g in p["tally"].get("gate_problems", [])],
         "exit_codes": [p["exit_code"] for p in phases],
     }
@@ -328,6 +348,22 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{r['requests_per_s'] / base:.2f}x | {r['faces_per_s']:.2f} | {_fmt(lat.get('p50_ms'))} | "
             f"{_fmt(lat.get('p95_ms'))} | {_fmt(lat.get('p99_ms'))} | {errors} | {rss_text} | {gate} |"
         )
+    refs = [r for r in rows if r.get("reference")]
+    if refs:
+        lines += [
+            "",
+            "Serving overhead: the same frames decoded, detected and classified in process, one at a time "
+            "(loadtests.reference, run right after each phase):",
+            "",
+            "| scenario | service p50 ms | in-process median ms | p50 / in-process |",
+            "|---|---|---|---|",
+        ]
+        for r in refs:
+            ref = r["reference"]
+            lines.append(
+                f"| {r['scenario']} | {_fmt(r['ok_latency_ms'].get('p50_ms'))} | {ref['in_process_median_ms']:.0f} | "
+                f"{ref.get('p50_over_in_process', float('nan')):.2f} |"
+            )
     lines += ["", "Latency: successful requests only, pooled over the rounds. Detector as served:", ""]
     lines += [f"- {r['scenario']}: `{json.dumps(r['detector'])}`" for r in rows]
     return "\n".join(lines) + "\n"
@@ -353,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-error-rate", type=float, default=0.01)
     parser.add_argument("--max-p95-ms", type=float, default=0)
     parser.add_argument("--allow-shed", action="store_true", help="429/503 are shed load, not errors")
+    parser.add_argument(
+        "--reference", action="store_true", help="after each phase, time the same frames in process (profile frames)"
+    )
     parser.add_argument("--warmup-requests", type=int, default=4)
     parser.add_argument("--rss-interval", type=float, default=2.0, help="seconds between memory samples")
     parser.add_argument("--rss-window", type=float, default=60.0, help="seconds averaged at start and end for growth")
@@ -360,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.spawn_rate:
         args.spawn_rate = args.users
+    if args.reference and args.profile != "frames":
+        parser.error("--reference compares like with like: use it with --profile frames")
     scenarios: list[Scenario] = args.scenario or [Scenario("default", {})]
     if len({s.name for s in scenarios}) != len(scenarios):
         parser.error("scenario names must differ")
@@ -386,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                 phase = run_locust(s, args, out / s.name / f"round{round_}")
                 sampler.stop.set()
                 sampler.join()
+                if args.reference:
+                    phase["reference"] = run_reference(s, args, base_env)
                 s.phases.append(phase)
                 print(
                     f"[{s.name}] round {round_}: {phase['requests']} requests, {phase['requests_per_s']:.2f} req/s, "
