@@ -95,6 +95,18 @@ def grids(name: str) -> list[Candidate]:
     out = [single(paper.max_side, paper.scale_factor, paper.min_neighbors, kind="paper")]
     floor = Scan(paper.max_side, paper.scale_factor, shift=1)
     out.append(Candidate("paper, frame shifted by 1 px", "noise-floor", paper.to_dict(), floor, paper.min_neighbors))
+    if name == "two-stage":
+        tight = {"pad": 0.3, "min_ratio": 0.6, "max_ratio": 1.7, "sync": 4}
+        mid = {"pad": 0.4, "min_ratio": 0.55, "max_ratio": 1.8, "sync": 6}
+        stages = [
+            TwoStageParams(paper, 288, 1.2, 0, 16, **tight),
+            TwoStageParams(paper, 288, 1.2, 0, 16, **mid),
+            TwoStageParams(paper, 288, 1.2, 0, 18, **tight),
+            TwoStageParams(paper, 320, 1.25, 0, 16, **tight),
+            TwoStageParams(paper, 360, 1.3, 0, 16, **tight),
+            TwoStageParams(paper, 288, 1.2, 0, 20, **tight),
+        ]
+        return out + [Candidate(ts.label, "two-stage", ts.to_dict(), two_stage=ts) for ts in stages]
     if name == "quick":
         sides, factors, neighbours = (360, 480), (1.1, 1.2), (2, 3, 5)
         full_res: tuple[float, ...] = (1.3,)
@@ -341,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sfew", help="SFEW images folder (default $SFEW_DIR or ../shared/data/sfew675/images)")
     parser.add_argument("--every", type=int, default=1, help="use every N-th frame (quick looks)")
     parser.add_argument("--workers", type=int, default=2, help="processes, each single-threaded")
-    parser.add_argument("--grid", choices=("full", "quick"), default="full")
+    parser.add_argument("--grid", choices=("full", "quick", "two-stage"), default="full")
     parser.add_argument("--out", type=Path, default=RESULTS / "detector_agreement")
     args = parser.parse_args(argv)
 
