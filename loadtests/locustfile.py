@@ -15,6 +15,8 @@ Environment:
 - ``LOADTEST_MAX_ERROR_RATE`` (default 0.01), ``LOADTEST_MAX_P95_MS`` (default: no limit),
   ``LOADTEST_ALLOW_SHED`` (1: 429/503 answers are load shedding, not errors): the pass/fail
   gate, applied when locust quits (exit code 1 on failure).
+- ``LOADTEST_SHED_BACKOFF_S``: seconds a user waits after a 429/503 before its next request
+  (default 0: retry at once, the harshest client).
 - ``LOADTEST_SUMMARY_JSON``: where to write faces, images, answers by status and latency
   percentiles by outcome when locust quits (the runner reads it).
 """
@@ -45,6 +47,7 @@ from loadtests.images import CONTENT_TYPE, KINDS, cached_synth_images, multipart
 
 logger = logging.getLogger("loadtest")
 SHED = (429, 503)
+SHED_BACKOFF_S = float(os.environ.get("LOADTEST_SHED_BACKOFF_S", "0"))
 BATCH_IMAGES = 4
 
 
@@ -101,6 +104,7 @@ class Tally:
             "latency_ms": {k: pct(v) | {"count": len(v)} for k, v in self.ms.items()},
             "messages": dict(self.messages.most_common(20)),
             "ok_ms": [round(v, 1) for v in self.ms["ok"]],
+            "shed_ms": [round(v, 1) for v in self.ms["shed"]],
         }
 
 
@@ -173,6 +177,8 @@ class EmotionUser(FastHttpUser):
             TALLY.ms[outcome].append(elapsed)
             TALLY.messages[f"{status}: {text}"] += 1
             resp.failure(f"{status}: {text}")
+        if status in SHED and SHED_BACKOFF_S:
+            time.sleep(SHED_BACKOFF_S)  # gevent-patched: only this user waits
 
     if os.environ.get("LOADTEST_PROFILE", "mixed") == "frames":
 
