@@ -1,0 +1,1 @@
+"""Load tests for the emotion service: locustfile, runner, synthetic images (see README.md)."""
