@@ -67,9 +67,10 @@ def run_trials(
     overrides: dict | None = None,
     name: str | None = None,
     fer_root: Path | None = None,
+    score_fer: bool = True,
 ) -> list[dict]:
-    """``fer_root``: FER-2013 train folder; its held-out part is scored after each trial, and
-    presets with ``extra_per_epoch`` mix its training part into every epoch."""
+    """``fer_root``: FER-2013 train folder; presets with ``extra_per_epoch`` mix its training part
+    into every epoch, and with ``score_fer`` its held-out part is scored after each trial."""
     config = make_config(preset, **(overrides or {}))
     crops = load_crops(root)
     train, test = split_arrays(crops, split, config.exclude_false_positives)
@@ -77,7 +78,7 @@ def run_trials(
     fer_train = fer_val = None
     if fer_root is not None:
         fer_train, fer_val = load_fer(fer_root)
-        fer_val = resized(fer_val, config.input_size)
+        fer_val = resized(fer_val, config.input_size) if score_fer else None
     if config.extra_per_epoch and fer_train is None:
         raise ValueError(f"preset {preset} mixes in FER-2013: pass --fer")
     records = []
