@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import aiohttp
 import anyio
 import bentoml
 import numpy as np
@@ -209,7 +210,15 @@ class EmotionService:
         faces = [c for c in crops if len(c)]
         if not faces:  # no face, no round trip
             return np.empty((0, len((await self.served_info()).classes)), np.float32)
-        return await self.classifier.to_async.classify(np.concatenate(faces))
+        batch = np.concatenate(faces)
+        try:
+            return await self.classifier.to_async.classify(batch)
+        except aiohttp.ClientConnectionError as exc:
+            # BentoML can reuse a pooled connection the classifier has just closed
+            # (bentoml/BentoML#4971): ~0.1% of calls under load. Classifying is idempotent,
+            # so one retry on a fresh connection turns that 500 into a normal answer.
+            logger.warning("classifier connection dropped (%s); retrying once", type(exc).__name__)
+            return await self.classifier.to_async.classify(batch)
 
     async def _thread(self, func: Callable[..., T], *args: object) -> T:
         return await anyio.to_thread.run_sync(func, *args, limiter=self.threads)

@@ -167,3 +167,27 @@ def test_cuda_provider_is_active_when_asked_for(model_path: Path) -> None:
     np.testing.assert_allclose(
         model.predict_crops(crops), load_model(model_path, "cpu").predict_crops(crops), atol=1e-4
     )
+
+
+def test_classifier_call_is_retried_once_when_its_connection_drops() -> None:
+    """A pooled connection the classifier closed (bentoml/BentoML#4971) must not become a 500."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import aiohttp
+
+    from service.service import EmotionService
+
+    calls = []
+
+    async def classify(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise aiohttp.ServerDisconnectedError()
+        return np.full((len(batch), 7), 1 / 7, np.float32)
+
+    api = EmotionService.inner.__new__(EmotionService.inner)
+    api.classifier = SimpleNamespace(to_async=SimpleNamespace(classify=classify))
+    faces = np.zeros((2, 120, 120, 3), np.uint8)
+    probabilities = asyncio.run(api._classify([faces]))
+    assert probabilities.shape == (2, 7) and calls == [2, 2]
