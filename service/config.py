@@ -18,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = ROOT / "models" / "face_emotion.onnx"
 
 
+# "model": the detector the model was trained with (its metadata); "paper": the paper's settings;
+# "fast": face_pipeline.params.FAST_DETECTOR, ~6x less detection work, see the README's
+# performance section for how often it finds the same largest face.
+DETECTORS = ("model", "paper", "fast")
+
+
 class ConfigError(ValueError):
     """An EMOTION_* environment variable has a value the service cannot use."""
 
@@ -46,7 +52,8 @@ class Settings:
     model_path: Path
     device: str  # auto | cpu | cuda
     ort_threads: int  # 0: onnxruntime's own choice
-    detect_max_side: int | None  # None: what the model's metadata says
+    detector: str  # model | paper | fast: which DetectorParams serve (face_pipeline.params)
+    detect_max_side: int | None  # None: what the chosen detector says
     detect_threads: int
     max_batch_size: int
     max_latency_ms: int
@@ -63,8 +70,12 @@ class Settings:
         device = os.environ.get("EMOTION_DEVICE", "auto").strip().lower() or "auto"
         if device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"EMOTION_DEVICE={device!r}: use auto, cpu or cuda")
+        detector = os.environ.get("EMOTION_DETECTOR", "model").strip().lower() or "model"
+        if detector not in DETECTORS:
+            raise ConfigError(f"EMOTION_DETECTOR={detector!r}: use {', '.join(DETECTORS)}")
         return cls(
             model_path=model_path_from_env(),
+            detector=detector,
             device=device,
             ort_threads=_required_int("EMOTION_ORT_THREADS", 0),
             detect_max_side=_int("EMOTION_DETECT_MAX_SIDE", None, minimum=24),

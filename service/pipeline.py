@@ -18,7 +18,7 @@ import numpy as np
 
 from face_pipeline import preprocess
 from face_pipeline.detect import Box
-from face_pipeline.params import PreprocessParams
+from face_pipeline.params import FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams
 from face_pipeline.preprocess import resize_face
 from service.inputs import load_image
 
@@ -51,11 +51,17 @@ class Detected:
         return int(self.rgb.shape[0])
 
 
-def served_params(params: PreprocessParams, detect_max_side: int | None) -> PreprocessParams:
-    """The model's parameters with the EMOTION_DETECT_MAX_SIDE speed knob applied."""
-    if detect_max_side is None:
-        return params
-    return replace(params, detector=replace(params.detector, max_side=detect_max_side))
+def served_params(params: PreprocessParams, detect_max_side: int | None, detector: str = "model") -> PreprocessParams:
+    """The model's parameters with the EMOTION_DETECTOR preset, then EMOTION_DETECT_MAX_SIDE, applied.
+
+    Only detection changes: margin, crop size and normalisation always come from the model.
+    """
+    presets = {"paper": PAPER_DETECTOR, "fast": FAST_DETECTOR}
+    if detector in presets:
+        params = replace(params, detector=presets[detector])
+    if detect_max_side is not None:
+        params = replace(params, detector=replace(params.detector, max_side=detect_max_side))
+    return params
 
 
 def face_crops(rgb: np.ndarray, params: PreprocessParams, options: Options) -> tuple[list[Box], np.ndarray]:

@@ -200,7 +200,9 @@ class EmotionService:
             except Exception as exc:
                 # The cause (a path, a parse error) goes to the log, not to clients.
                 raise ServiceUnavailable("the model is not loaded; the server log says why") from exc
-            params = pipeline.served_params(PreprocessParams.from_dict(info.preprocess), SETTINGS.detect_max_side)
+            params = pipeline.served_params(
+                PreprocessParams.from_dict(info.preprocess), SETTINGS.detect_max_side, SETTINGS.detector
+            )
             self.served = (ModelInfo(**{**info.model_dump(), "preprocess": params.to_dict()}), params)
             logger.info("Serving %s %s with %s", info.name, info.version, params)
         return self.served

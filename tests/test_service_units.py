@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from conftest import FIXTURES, REPO
 from onnx import TensorProto, helper
 
-from face_pipeline import PreprocessParams, decode_image, face_tensors
+from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams, decode_image, face_tensors
 from face_pipeline.metadata import metadata_props
 from face_pipeline.preprocess import normalize
 from service.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
@@ -72,6 +73,17 @@ def test_served_params_apply_the_detector_knob() -> None:
     fast = served_params(params, 360)
     assert fast.detector.max_side == 360 and fast.detector.min_size == params.detector.min_size
     assert fast.input_size == params.input_size and fast.mean == params.mean
+    custom = PreprocessParams(mean=(0.1, 0.2, 0.3), margin_px=12)
+    preset = served_params(custom, None, "fast")
+    assert preset.detector == FAST_DETECTOR and preset.mean == custom.mean and preset.margin_px == 12
+    assert served_params(custom, 500, "paper").detector == replace(PAPER_DETECTOR, max_side=500)
+    assert served_params(custom, None, "model") is custom
+
+
+def test_unknown_detector_preset_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMOTION_DETECTOR", "turbo")
+    with pytest.raises(ConfigError, match="EMOTION_DETECTOR"):
+        Settings.from_env()
 
 
 @pytest.mark.parametrize("name", ["face.jpg", "two_faces.jpg", "no_face.jpg"])
