@@ -118,16 +118,18 @@ PRESETS: dict[str, dict] = {
         label_smoothing=0.1,
         input_size=64,
     ),
-    # Stage 2: FER-2013 checkpoint -> SFEW, with FER faces mixed in so one model serves both.
+    # Stage 2: FER-2013 checkpoint -> SFEW, with FER faces mixed in so one model serves both. With
+    # 1000 FER faces per epoch (10 epochs) seed 0 under-fitted SFEW (train 57%, test 28%, FER 42%),
+    # so fewer FER faces and more epochs.
     "cascade-mobilenet": dict(
         arch="mobilenet_v2",
         init="runs/fer-stage-mobilenet/model.pt",
-        epochs=10,
+        epochs=12,
         optimizer="adamw",
         lr=5e-4,
         weight_decay=0.05,
         label_smoothing=0.1,
-        extra_per_epoch=1000,
+        extra_per_epoch=300,
     ),
 }
 
