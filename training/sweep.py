@@ -54,4 +54,5 @@ def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None
             overrides,
             name=name,
             fer_root=fer if score_fer or mixes_fer else None,
+            score_fer=score_fer,
         )
