@@ -28,7 +28,6 @@ the timings are side by side. Results: benchmarks/results/detector_agreement.{js
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import platform
@@ -42,6 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, sfew_dir, sfew_frames
 from benchmarks.two_stage import (
     Pyramid,
@@ -387,11 +387,7 @@ def main(argv: list[str] | None = None) -> None:
         "goal": GOAL,
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    text = markdown(summary)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    save_results(summary, args.out, markdown(summary))
 
 
 if __name__ == "__main__":

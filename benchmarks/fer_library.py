@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, ROOT, sfew_frames
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, DetectorParams, decode_image, detect_faces
 from face_pipeline.metadata import params_from_metadata
@@ -183,8 +184,6 @@ def main(argv: list[str] | None = None) -> None:
         "cpu_count": os.cpu_count(),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     lines = [
         "# The `fer` library vs this project, same SFEW frames",
         "",
@@ -200,9 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         ratio = f"{r['vs_fer']:.2f}x" if r["vs_fer"] else "-"
         lines.append(f"| {r['name']} | {r['frames_per_s']:.2f} | {r['faces_per_s']:.2f} | {ratio} |")
-    text = "\n".join(lines) + "\n"
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    save_results(summary, args.out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

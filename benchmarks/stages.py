@@ -18,7 +18,6 @@ Results: benchmarks/results/stages.{json,md} (or ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, sfew_frames
 from benchmarks.two_stage import TwoStageParams, detect_two_stage
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, Box, decode_image, detect_faces
@@ -211,11 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         "inference": inference,
         "end_to_end_in_process": end_to_end,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    text = markdown(summary)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    save_results(summary, args.out, markdown(summary))
 
 
 def _e2e_row(ms: list[float]) -> dict[str, float]:
