@@ -181,11 +181,16 @@ class RssSampler(threading.Thread):
             self.stop.wait(self.interval)
 
 
+def python_path() -> str:
+    """The repo first, then whatever PYTHONPATH already holds (the GPU check installs there)."""
+    return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+
+
 def run_locust(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": python_path(),
         "LOADTEST_PROFILE": args.profile,
         "LOADTEST_SUMMARY_JSON": str(out / "tally.json"),
         "LOADTEST_MAX_ERROR_RATE": str(args.max_error_rate),
@@ -211,7 +216,7 @@ def run_locust(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[
 
 def run_reference(scenario: Scenario, args: argparse.Namespace, base_env: dict[str, str]) -> dict[str, Any]:
     """The same frames' in-process cost (loadtests.reference), right after the scenario's phase."""
-    env = {**os.environ, **base_env, **scenario.env, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **base_env, **scenario.env, "PYTHONPATH": python_path()}
     model = env.get("EMOTION_MODEL_PATH") or str(ROOT / "models" / "face_emotion.onnx")
     detector = scenario.model.get("preprocess", {}).get("detector") or {}
     cmd = [sys.executable, "-m", "loadtests.reference", "--model", model, "--detector", json.dumps(detector)]

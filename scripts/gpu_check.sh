@@ -15,20 +15,26 @@
 #
 #   deps/    the serving and load-test wheels (deploy/requirements/serve-gpu.txt without the
 #            packages the machine has, plus locust 2.47.0 and its needs), about 23 MB, and
-#            ort.sha256, the checksum of the onnxruntime-gpu wheel;
-#   ort-1/ .. ort-5/   onnxruntime_gpu-1.31.1-cp312 (255 MB, built for CUDA 13 + cuDNN 9) cut
-#            into 52 MiB parts: a call to the device machine carries at most 64 MiB, so the
-#            parts travel one call each and this script joins them (and checks the sha256).
+#            ort.sha256, ort.parts: the checksum and part count of the onnxruntime-gpu payload;
+#   ort-1/ .. ort-5/   onnxruntime_gpu-1.31.1-cp312 (255 MB as a wheel, built for CUDA 13 +
+#            cuDNN 9), its files re-compressed as one tar.xz (193 MiB: the wheel's deflate
+#            leaves the 284 MB CUDA provider library nearly as large), cut into parts: a call to
+#            the device machine carries at most 64 MiB including the working tree (~11 MiB),
+#            so ort-1 (26 MiB) travels with deps and ort-2.. (44 MiB) one call each. This
+#            script joins them, checks the sha256, rebuilds the wheel, checks every file
+#            against the wheel's own RECORD hashes, and pip-installs it;
+#   cv-1/ cv-2/   opencv-python-headless 4.14.0.94 (59 MiB) in two parts: the machine's OpenCV
+#            is 5.x, which has no CascadeClassifier.
 #
 # Carrying them with the device tool (each call must follow the last within the machine's
 # 30 s warm window, or the parts already there are lost with the machine):
 #
-#   run(command="ls .wheels/gpu-py312", carry=[".wheels/gpu-py312/ort-1"])
+#   run(command="ls .wheels/gpu-py312", carry=[".wheels/gpu-py312/deps", ".wheels/gpu-py312/ort-1"])
 #   run(command="ls .wheels/gpu-py312", carry=[".wheels/gpu-py312/ort-2"])
 #   run(command="ls .wheels/gpu-py312", carry=[".wheels/gpu-py312/ort-3"])
 #   run(command="ls .wheels/gpu-py312", carry=[".wheels/gpu-py312/ort-4"])
-#   run(command="bash scripts/gpu_check.sh", timeout_s=540,
-#       carry=[".wheels/gpu-py312/ort-5", ".wheels/gpu-py312/deps"])
+#   run(command="ls .wheels/gpu-py312", carry=[".wheels/gpu-py312/ort-5", ".wheels/gpu-py312/cv-1"])
+#   run(command="bash scripts/gpu_check.sh", timeout_s=480, carry=[".wheels/gpu-py312/cv-2"])
 #
 # The check itself takes about 5 minutes (under 8): install ~1 min, CUDA proof, stage
 # benchmark ~1.5 min, service start + 60 s of locust.
@@ -41,6 +47,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 WHEELS=$ROOT/.wheels/gpu-py312
 ORT_WHEEL=onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
+OPENCV_VERSION=4.14.0.94
+OPENCV_WHEEL=opencv_python_headless-$OPENCV_VERSION-cp37-abi3-manylinux_2_28_x86_64.whl
 PLATFORMS=(--only-binary=:all: --python-version 3.12 --implementation cp
   --platform manylinux_2_34_x86_64 --platform manylinux_2_31_x86_64 --platform manylinux_2_28_x86_64
   --platform manylinux_2_27_x86_64 --platform manylinux_2_26_x86_64 --platform manylinux_2_24_x86_64
@@ -64,15 +72,27 @@ prepare() {
     fi
   done
   "$pip" download -q --no-deps "${PLATFORMS[@]}" -d "$tmp/ort" onnxruntime-gpu==1.31.1
-  (cd "$tmp/ort" && sha256sum "$ORT_WHEEL") >"$WHEELS/deps/ort.sha256"
-  split -b 52M -d -a 1 "$tmp/ort/$ORT_WHEEL" "$tmp/ort/part-"
+  mkdir -p "$tmp/ort/files"
+  (cd "$tmp/ort/files" && python3 -m zipfile -e "../$ORT_WHEEL" .)
+  tar -C "$tmp/ort/files" -cf - . | xz -9e -T0 >"$tmp/ort/ort.tar.xz"
+  (cd "$tmp/ort" && sha256sum ort.tar.xz) >"$WHEELS/deps/ort.sha256"
+  # The first part shares its call with deps/, the others have a call each (64 MiB with the tree).
+  head -c 26M "$tmp/ort/ort.tar.xz" >"$tmp/ort/part-0"
+  tail -c +$((26 * 1024 * 1024 + 1)) "$tmp/ort/ort.tar.xz" | split -b 44M -d -a 1 - "$tmp/ort/rest-"
   local i=1
-  for part in "$tmp"/ort/part-*; do
+  for part in "$tmp/ort/part-0" "$tmp"/ort/rest-*; do
     mkdir -p "$WHEELS/ort-$i"
-    mv "$part" "$WHEELS/ort-$i/$ORT_WHEEL.part-$i"
+    mv "$part" "$WHEELS/ort-$i/ort.tar.xz.part-$i"
     i=$((i + 1))
   done
   echo $((i - 1)) >"$WHEELS/deps/ort.parts"
+  # The machine's OpenCV is 5.x, which has no CascadeClassifier: carry the pinned 4.x (59 MiB),
+  # 15 MiB with ort-5 and the rest alone.
+  "$pip" download -q --no-deps "${PLATFORMS[@]}" -d "$tmp/cv" "opencv-python-headless==$OPENCV_VERSION"
+  (cd "$tmp/cv" && sha256sum "$OPENCV_WHEEL") >"$WHEELS/deps/cv.sha256"
+  mkdir -p "$WHEELS/cv-1" "$WHEELS/cv-2"
+  head -c 15M "$tmp/cv/$OPENCV_WHEEL" >"$WHEELS/cv-1/$OPENCV_WHEEL.part-1"
+  tail -c +$((15 * 1024 * 1024 + 1)) "$tmp/cv/$OPENCV_WHEEL" >"$WHEELS/cv-2/$OPENCV_WHEEL.part-2"
   rm -rf "$tmp"
   du -sh "$WHEELS"/*
   echo "ready: carry .wheels/gpu-py312/ort-1 .. ort-$((i - 1)) and deps (see this script's header)"
@@ -93,16 +113,39 @@ check() {
   echo "== onnxruntime-gpu: join the parts, check, install (CPU onnxruntime removed first)"
   local stage=/tmp/gpu-wheels
   mkdir -p "$stage"
-  local parts=("$WHEELS"/ort-*/"$ORT_WHEEL".part-*)  # ort-1 .. ort-N, N < 10: glob order is part order
+  local parts=("$WHEELS"/ort-*/ort.tar.xz.part-*)  # ort-1 .. ort-N, N < 10: glob order is part order
   if [ ! -f "${parts[0]}" ] || [ "${#parts[@]}" != "$(cat "$WHEELS/deps/ort.parts")" ]; then
     echo "onnxruntime-gpu parts missing: have ${#parts[@]} of $(cat "$WHEELS/deps/ort.parts" 2>/dev/null || echo '?')"
     exit 1
   fi
-  cat "${parts[@]}" >"$stage/$ORT_WHEEL"
+  cat "${parts[@]}" >"$stage/ort.tar.xz"
   (cd "$stage" && sha256sum -c "$WHEELS/deps/ort.sha256")
+  rm -rf "$stage/files" && mkdir -p "$stage/files"
+  tar -C "$stage/files" -xJf "$stage/ort.tar.xz"
+  # Rebuild the wheel (stored, not deflated: it is installed once, right here) and check every
+  # file against the hashes in its own RECORD, so what pip installs is byte-for-byte the release.
+  python3 - "$stage/files" "$stage/$ORT_WHEEL" <<'PY'
+import base64, csv, hashlib, pathlib, sys, zipfile
+root, wheel = pathlib.Path(sys.argv[1]), sys.argv[2]
+record = next(root.glob("*.dist-info/RECORD"))
+checked = 0
+with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as out:
+    for name, digest, _ in csv.reader(record.read_text().splitlines()):
+        data = (root / name).read_bytes()
+        if digest:
+            algo, want = digest.split("=", 1)
+            got = base64.urlsafe_b64encode(hashlib.new(algo, data).digest()).rstrip(b"=").decode()
+            if got != want:
+                sys.exit(f"{name}: hash differs from the wheel's RECORD")
+            checked += 1
+        out.writestr(name, data)
+print(f"onnxruntime-gpu wheel rebuilt, {checked} files match RECORD")
+PY
+  cat "$WHEELS"/cv-1/"$OPENCV_WHEEL".part-1 "$WHEELS"/cv-2/"$OPENCV_WHEEL".part-2 >"$stage/$OPENCV_WHEEL"
+  (cd "$stage" && sha256sum -c "$WHEELS/deps/cv.sha256")
   python3 -m pip uninstall -y -q onnxruntime onnxruntime-gpu 2>/dev/null || true
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
-    "$WHEELS"/deps/*.whl "$stage/$ORT_WHEEL"
+    "$WHEELS"/deps/*.whl "$stage/$ORT_WHEEL" "$stage/$OPENCV_WHEEL"
   export PYTHONPATH=/tmp/site:$ROOT
   export PATH=/tmp/site/bin:$PATH
   # ONNX Runtime's CUDA provider dlopens libcublas.so.13, libcudart.so.13, libcudnn.so.9, ...:
@@ -118,6 +161,7 @@ PY
   )${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export LD_LIBRARY_PATH
   python3 -c "import onnxruntime as o, sys; print('onnxruntime', o.__version__, o.__file__, o.get_available_providers())"
+  python3 -c "import cv2; print('opencv', cv2.__version__, cv2.__file__); cv2.CascadeClassifier"
 
   echo "== model"
   MODEL=${EMOTION_MODEL_PATH:-$ROOT/models/face_emotion.onnx}

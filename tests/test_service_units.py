@@ -17,7 +17,7 @@ from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams, decod
 from face_pipeline.metadata import metadata_props
 from face_pipeline.preprocess import normalize
 from service.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
-from service.model import CPU, CUDA, ModelLoadError, cuda_available, load_model
+from service.model import CPU, CUDA, EmotionModel, ModelLoadError, cuda_available, load_model, padded_batch_size
 from service.pipeline import Options, face_crops, served_params
 
 
@@ -179,6 +179,35 @@ def test_cuda_provider_is_active_when_asked_for(model_path: Path) -> None:
     np.testing.assert_allclose(
         model.predict_crops(crops), load_model(model_path, "cpu").predict_crops(crops), atol=1e-4
     )
+
+
+class RecordingSession:
+    """Stands in for an onnxruntime session on a given provider and records the batch shapes run."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.shapes: list[tuple[int, ...]] = []
+
+    def get_providers(self) -> list[str]:
+        return [self.provider, CPU]
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        x = feeds["input"]
+        self.shapes.append(x.shape)
+        # Each row's "probabilities" depend on that row, so padding rows leaking in would show.
+        return [np.repeat(x.reshape(len(x), -1)[:, :1], 7, axis=1).astype(np.float32)]
+
+
+@pytest.mark.parametrize(("provider", "ran"), [(CUDA, 8), (CPU, 5)])
+def test_cuda_batches_are_padded_to_a_power_of_two_and_trimmed(provider: str, ran: int) -> None:
+    """On CUDA only a few batch shapes reach the GPU (each warmed up); CPU runs the exact batch."""
+    session = RecordingSession(provider)
+    model = EmotionModel(session=session, params=PreprocessParams(), name="m", version="1", path=Path("m"))
+    faces = np.arange(5, dtype=np.float32)[:, None, None, None] * np.ones((5, 3, 120, 120), np.float32)
+    out = model.predict(faces)
+    assert session.shapes == [(ran, 3, 120, 120)]
+    np.testing.assert_array_equal(out[:, 0], np.arange(5))
+    assert [padded_batch_size(n) for n in (1, 2, 3, 8, 9, 64, 65)] == [1, 2, 4, 8, 16, 64, 128]
 
 
 def test_classifier_call_is_retried_once_when_its_connection_drops() -> None:
