@@ -41,7 +41,8 @@
 #
 # Settings (environment): EMOTION_MODEL_PATH (default models/face_emotion.onnx; without one a
 # dev MobileNetV2 with random weights is exported there with the machine's torch, fine for
-# timings), GPU_USERS (32), GPU_DURATION (60s), GPU_DETECT_THREADS (cores - 2).
+# timings), GPU_USERS (32), GPU_DURATION (60s), GPU_DETECT_THREADS (cores - 2), GPU_SKIP_STAGES
+# (1: skip the stage benchmark, e.g. to re-run only the load test on what device time is left).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -204,7 +205,7 @@ if not report["cuda_active"] or report["max_abs_diff_vs_cpu"] > 1e-3:
 PY
 
   echo "== stage benchmark: CUDA and CPU batch sweep, same run ($((SECONDS - started)) s so far)"
-  python3 -m benchmarks.stages --synthetic --frames 16 --providers cuda,cpu --min-seconds 0.5 \
+  [ "${GPU_SKIP_STAGES:-0}" = 1 ] || python3 -m benchmarks.stages --synthetic --frames 16 --providers cuda,cpu --min-seconds 0.5 \
     --model "$MODEL" --out "$OUT/stages"
 
   echo "== service under locust, 60 s on CUDA ($((SECONDS - started)) s so far)"
@@ -212,7 +213,7 @@ PY
   set +e
   python3 -m loadtests.run --name gpu --users "${GPU_USERS:-32}" --duration "${GPU_DURATION:-60s}" \
     --model "$MODEL" --env EMOTION_DEVICE=cuda --env "EMOTION_DETECT_THREADS=$threads" \
-    --env EMOTION_MAX_CONCURRENCY=64
+    --env EMOTION_MAX_CONCURRENCY=64 --env EMOTION_OPENCV_THREADS=1
   local gate=$?
   set -e
   cp loadtests/results/gpu/summary.json "$OUT/loadtest_summary.json" || true

@@ -47,11 +47,24 @@ def _required_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: use 1 or 0")
+
+
 @dataclass(frozen=True)
 class Settings:
     model_path: Path
     device: str  # auto | cpu | cuda
     ort_threads: int  # 0: onnxruntime's own choice
+    ort_spin: bool  # onnxruntime's idle worker threads spin (steals cores from detection when off-GPU)
+    opencv_threads: int  # threads per detection call; 0: OpenCV's own choice
     detector: str  # model | paper | fast: which DetectorParams serve (face_pipeline.params)
     detect_max_side: int | None  # None: what the chosen detector says
     detect_threads: int
@@ -78,6 +91,8 @@ class Settings:
             detector=detector,
             device=device,
             ort_threads=_required_int("EMOTION_ORT_THREADS", 0),
+            ort_spin=_bool("EMOTION_ORT_SPIN", False),
+            opencv_threads=_required_int("EMOTION_OPENCV_THREADS", 0),
             detect_max_side=_int("EMOTION_DETECT_MAX_SIDE", None, minimum=24),
             detect_threads=_required_int("EMOTION_DETECT_THREADS", min(4, os.cpu_count() or 1), minimum=1),
             max_batch_size=_required_int("EMOTION_MAX_BATCH_SIZE", 64, minimum=1),

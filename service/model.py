@@ -102,7 +102,7 @@ def choose_providers(device: str) -> list[str]:
     return [CUDA, CPU] if CUDA in available else [CPU]
 
 
-def load_model(path: Path, device: str = "auto", threads: int = 0) -> EmotionModel:
+def load_model(path: Path, device: str = "auto", threads: int = 0, spin: bool = False) -> EmotionModel:
     """Open, validate and warm up the model; raise ModelLoadError saying what is wrong."""
     if not path.is_file():
         raise ModelLoadError(
@@ -111,6 +111,9 @@ def load_model(path: Path, device: str = "auto", threads: int = 0) -> EmotionMod
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    if not spin:
+        # Idle workers otherwise busy-wait after each run, on cores the detector threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         providers = [(p, CUDA_OPTIONS) if p == CUDA else p for p in choose_providers(device)]
         session = ort.InferenceSession(str(path), options, providers=providers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -17,6 +18,7 @@ from typing import Annotated, TypeVar
 import aiohttp
 import anyio
 import bentoml
+import cv2
 import numpy as np
 from bentoml.exceptions import ServiceUnavailable
 from bentoml.validators import ContentType
@@ -39,6 +41,7 @@ from service.limits import UploadLimitMiddleware
 from service.model import EmotionModel, ModelLoadError, cuda_available, load_model
 from service.routes import model_app
 from service.schemas import BatchResponse, ClassifyFacesResponse, ModelInfo, PredictResponse
+from service.shedding import ShedLoadMiddleware
 
 logger = logging.getLogger("bentoml.emotion")
 T = TypeVar("T")
@@ -59,7 +62,7 @@ class EmotionClassifier:
         self.model: EmotionModel | None = None
         self.error = "the model has not been loaded"
         try:
-            self.model = load_model(SETTINGS.model_path, SETTINGS.device, SETTINGS.ort_threads)
+            self.model = load_model(SETTINGS.model_path, SETTINGS.device, SETTINGS.ort_threads, SETTINGS.ort_spin)
         except ModelLoadError as exc:
             # Stay alive but never ready: the cause shows in the log and /readyz, not as a crash loop.
             self.error = str(exc)
@@ -95,7 +98,8 @@ class EmotionClassifier:
 
 @bentoml.asgi_app(model_app)
 @bentoml.service(
-    workers=SETTINGS.api_workers, traffic={"timeout": SETTINGS.timeout_s, "max_concurrency": SETTINGS.max_concurrency}
+    workers=SETTINGS.api_workers,
+    traffic={"timeout": SETTINGS.timeout_s},  # the concurrency limit: ShedLoadMiddleware
 )
 class EmotionService:
     """The public API and face detection; classification is delegated to EmotionClassifier."""
@@ -105,6 +109,9 @@ class EmotionService:
     def __init__(self) -> None:
         self.limits = pipeline.Limits(SETTINGS.max_upload_bytes, SETTINGS.max_pixels)
         self.threads = anyio.CapacityLimiter(SETTINGS.detect_threads)
+        if SETTINGS.opencv_threads:
+            # Per process: each detection call's own parallelism, on top of detect_threads calls at once.
+            cv2.setNumThreads(SETTINGS.opencv_threads)
         self.served: tuple[ModelInfo, PreprocessParams] | None = None
 
     async def __is_ready__(self) -> bool:
@@ -215,6 +222,12 @@ class EmotionService:
         batch = np.concatenate(faces)
         try:
             return await self.classifier.to_async.classify(batch)
+        except ServiceUnavailable as exc:
+            # The classifier cancels what it cannot batch within its latency budget.
+            raise ServiceUnavailable(
+                f"the classifier is overloaded: these faces could not be classified within "
+                f"EMOTION_MAX_LATENCY_MS={SETTINGS.max_latency_ms} ms; retry shortly"
+            ) from exc
         except aiohttp.ClientConnectionError as exc:
             # BentoML can reuse a pooled connection the classifier has just closed
             # (bentoml/BentoML#4971): ~0.1% of calls under load. Classifying is idempotent,
@@ -232,4 +245,8 @@ class EmotionService:
             return exc
 
 
+# Outermost first: refuse when busy before reading any of the body.
+EmotionService.add_asgi_middleware(
+    ShedLoadMiddleware, max_in_flight=math.ceil(SETTINGS.max_concurrency / SETTINGS.api_workers)
+)
 EmotionService.add_asgi_middleware(UploadLimitMiddleware, max_bytes=SETTINGS.max_upload_bytes)
