@@ -42,6 +42,7 @@ from benchmarks.sfew import RESULTS, ROOT, sfew_frames
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, DetectorParams, decode_image, detect_faces
 from face_pipeline.metadata import params_from_metadata
 from face_pipeline.preprocess import crop_face, normalize
+from service.model import session_options
 
 FER_VENV = ROOT / ".cache" / "fer-venv"
 WORKER = ROOT / "benchmarks" / "fer_worker.py"
@@ -88,7 +89,7 @@ class Ours:
     """The service's per-image path, in process."""
 
     def __init__(self, model: Path) -> None:
-        self.session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(model), session_options(), providers=["CPUExecutionProvider"])
         self.params = params_from_metadata(self.session.get_modelmeta().custom_metadata_map)
 
     def run(self, blobs: list[bytes], detector: DetectorParams) -> tuple[float, int]:

@@ -37,6 +37,7 @@ from benchmarks.two_stage import TwoStageParams, detect_two_stage
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, Box, decode_image, detect_faces
 from face_pipeline.metadata import params_from_metadata
 from face_pipeline.preprocess import crop_face, normalize
+from service.model import session_options
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models" / "face_emotion.onnx"
@@ -63,9 +64,7 @@ def load_frames(args: argparse.Namespace) -> tuple[list[bytes], str]:
 
 
 def session(model: Path, provider: str, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
+    options = session_options(threads)
     providers = [PROVIDERS[provider]] + (["CPUExecutionProvider"] if provider != "cpu" else [])
     sess = ort.InferenceSession(str(model), options, providers=providers)
     active = sess.get_providers()[0]

@@ -24,10 +24,11 @@ from face_pipeline import DetectorParams, decode_image
 from face_pipeline.metadata import params_from_metadata
 from face_pipeline.preprocess import face_crops, normalize
 from loadtests.images import cached_synth_images, sfew_images
+from service.model import session_options
 
 
 def measure(model: Path, detector: dict[str, Any] | None, blobs: list[bytes], repeat: int = 1) -> dict[str, float]:
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(model), session_options(), providers=["CPUExecutionProvider"])
     params = params_from_metadata(session.get_modelmeta().custom_metadata_map)
     if detector:
         merged = params.detector.to_dict() | detector
