@@ -32,10 +32,12 @@ def doubtful(crops: CropSet) -> np.ndarray:
     return crops.detected & (crops.eyes == 0)
 
 
-def table1_rows(crops: CropSet) -> list[dict]:
-    reviewed = reviewed_false_positives()
-    is_fp = np.array([s.relpath in reviewed for s in crops.samples])
-    auto = doubtful(crops)
+def is_reviewed_false_positive(crops: CropSet, reviewed: set[str]) -> np.ndarray:
+    return np.array([s.relpath in reviewed for s in crops.samples])
+
+
+def table1_rows(crops: CropSet, is_fp: np.ndarray, auto: np.ndarray) -> list[dict]:
+    """Per class: frames, detections, doubtful boxes (auto), reviewed false positives, usable faces."""
     rows = []
     for label, name in enumerate(EMOTIONS):
         mask = np.array([s.label == label for s in crops.samples])
@@ -92,12 +94,12 @@ def write_table1(root: Path, out: Path) -> CropSet:
     check_data_matches(root, samples)
     params = PreprocessParams(detector=PAPER_DETECTOR)
     crops = build_crops(root, samples, params)
-    rows = table1_rows(crops)
+    reviewed = reviewed_false_positives()
+    is_fp = is_reviewed_false_positive(crops, reviewed)
+    auto = doubtful(crops)
+    rows = table1_rows(crops, is_fp, auto)
     out.mkdir(parents=True, exist_ok=True)
     agree = crops.fast_iou[crops.detected]
-    reviewed = reviewed_false_positives()
-    is_fp = np.array([s.relpath in reviewed for s in crops.samples])
-    auto = doubtful(crops)
     summary = {
         "detector": params.detector.to_dict(),
         "rows": rows,
