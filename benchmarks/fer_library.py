@@ -47,6 +47,8 @@ from service.model import session_options
 FER_VENV = ROOT / ".cache" / "fer-venv"
 WORKER = ROOT / "benchmarks" / "fer_worker.py"
 DEFAULT_MODEL = ROOT / "models" / "face_emotion.onnx"
+# Read at import, before this run adds its own load: how busy the machine was when it started.
+LOAD_AT_START = os.getloadavg()[0]
 
 
 class FerWorker:
@@ -190,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Command: `{summary['command']}`",
         "",
-        f"{len(blobs)} SFEW frames, {os.cpu_count()} CPU cores shared with other work; in-process rows alternate "
+        f"{len(blobs)} SFEW frames, {os.cpu_count()} CPU cores (1-minute load average {LOAD_AT_START:.2f} at start); "
+        "in-process rows alternate "
         "chunk by chunk.",
         "",
     ]

@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models" / "face_emotion.onnx"
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+# Read at import, before this run adds its own load: how busy the machine was when it started.
+LOAD_AT_START = os.getloadavg()[0]
 
 
 def timed(func: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -203,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         "faces_cropped": n_faces,
         "model": str(args.model),
         "cpu_count": os.cpu_count(),
+        "load_average_1min_at_start": LOAD_AT_START,
         "python": platform.python_version(),
         "onnxruntime": ort.__version__,
         "opencv": cv2.__version__,
@@ -228,7 +231,8 @@ def markdown(s: dict[str, Any]) -> str:
         f"Command: `{s['command']}`",
         "",
         f"{s['source']}, {s['faces_cropped']} faces (paper-faithful boxes); {s['cpu_count']} CPU cores "
-        f"(shared with other work while measured); ONNX Runtime {s['onnxruntime']}, OpenCV {s['opencv']}.",
+        f"(1-minute load average {s['load_average_1min_at_start']:.2f} at start); "
+        f"ONNX Runtime {s['onnxruntime']}, OpenCV {s['opencv']}.",
         "",
         "## Decode, detect, crop (one thread)",
         "",
