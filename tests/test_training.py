@@ -127,3 +127,10 @@ def test_unknown_preset_and_bad_checkpoint_are_clear_errors(tmp_path: Path) -> N
     torch.save({"model": {"x": torch.zeros(1)}}, bogus)
     with pytest.raises(ValueError, match="does not look like"):
         build_model("resnet18", str(bogus))
+
+
+def test_sweep_refuses_unknown_step_names(tmp_path: Path) -> None:
+    from training.sweep import run_sweep
+
+    with pytest.raises(SystemExit, match=r"unknown sweep step.*tuned-mobilenet-flim.*steps: "):
+        run_sweep(tmp_path, tmp_path, only=["tuned-mobilenet-flim"])

@@ -37,6 +37,10 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
 
 
 def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None = None) -> None:
+    unknown = sorted(set(only or []) - {step for step, *_ in STEPS})
+    if unknown:
+        # A typo would otherwise run nothing and say nothing.
+        raise SystemExit(f"unknown sweep step(s) {', '.join(unknown)}; steps: {', '.join(s for s, *_ in STEPS)}")
     for step, preset, split, overrides, name, score_fer in STEPS:
         if only and step not in only:
             continue
