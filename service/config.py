@@ -77,6 +77,7 @@ class Settings:
     max_concurrency: int
     timeout_s: int
     classifier_max_concurrency: int
+    classify_in_api: bool  # no classifier process: each API worker runs the model (CPU latency option)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -104,6 +105,7 @@ class Settings:
             max_concurrency=_required_int("EMOTION_MAX_CONCURRENCY", 32, minimum=1),
             timeout_s=_required_int("EMOTION_TIMEOUT_S", 30, minimum=1),
             classifier_max_concurrency=_required_int("EMOTION_CLASSIFIER_MAX_CONCURRENCY", 256, minimum=1),
+            classify_in_api=_bool("EMOTION_CLASSIFY_IN_API", False),
         )
 
 

@@ -51,6 +51,18 @@ GPU = SETTINGS.device != "cpu" and cuda_available()
 def _image_file() -> Annotated[Path, ContentType("image/*")]: ...  # only its annotation is used, for OpenAPI
 
 
+def load_served_model() -> tuple[EmotionModel | None, str]:
+    """The model per EMOTION_*, or None and why. A bad model never crashes the process: it stays
+    alive but never ready, and the cause shows in the log and /readyz, not as a crash loop."""
+    try:
+        m = load_model(SETTINGS.model_path, SETTINGS.device, SETTINGS.ort_threads, SETTINGS.ort_spin)
+    except ModelLoadError as exc:
+        logger.error("MODEL NOT LOADED, the service will not become ready: %s", exc)
+        return None, str(exc)
+    logger.info("Loaded %s %s from %s, providers %s, warm-up inference done", m.name, m.version, m.path, m.providers)
+    return m, ""
+
+
 @bentoml.service(
     resources={"gpu": 1} if GPU else {"cpu": "1"},
     traffic={"timeout": SETTINGS.timeout_s, "max_concurrency": SETTINGS.classifier_max_concurrency},
@@ -59,19 +71,7 @@ class EmotionClassifier:
     """Owns the ONNX Runtime session: the only place the model runs."""
 
     def __init__(self) -> None:
-        self.model: EmotionModel | None = None
-        self.error = "the model has not been loaded"
-        try:
-            self.model = load_model(SETTINGS.model_path, SETTINGS.device, SETTINGS.ort_threads, SETTINGS.ort_spin)
-        except ModelLoadError as exc:
-            # Stay alive but never ready: the cause shows in the log and /readyz, not as a crash loop.
-            self.error = str(exc)
-            logger.error("MODEL NOT LOADED, the service will not become ready: %s", exc)
-            return
-        m = self.model
-        logger.info(
-            "Loaded %s %s from %s, providers %s, warm-up inference done", m.name, m.version, m.path, m.providers
-        )
+        self.model, self.error = load_served_model()
 
     def __is_ready__(self) -> bool:
         return self.model is not None
@@ -104,7 +104,10 @@ class EmotionClassifier:
 class EmotionService:
     """The public API and face detection; classification is delegated to EmotionClassifier."""
 
-    classifier = bentoml.depends(EmotionClassifier)
+    # EMOTION_CLASSIFY_IN_API=1: no classifier process; each API worker runs the model itself,
+    # which saves the hop (a CPU option: no batching across requests).
+    if not SETTINGS.classify_in_api:
+        classifier = bentoml.depends(EmotionClassifier)
 
     def __init__(self) -> None:
         self.limits = pipeline.Limits(SETTINGS.max_upload_bytes, SETTINGS.max_pixels)
@@ -113,6 +116,9 @@ class EmotionService:
             # Per process: each detection call's own parallelism, on top of detect_threads calls at once.
             cv2.setNumThreads(SETTINGS.opencv_threads)
         self.served: tuple[ModelInfo, PreprocessParams] | None = None
+        self.model: EmotionModel | None = None
+        if SETTINGS.classify_in_api:
+            self.model, _ = load_served_model()
 
     async def __is_ready__(self) -> bool:
         try:
@@ -203,7 +209,12 @@ class EmotionService:
         """The model's info and parameters, asked of the classifier once it has a model."""
         if self.served is None:
             try:
-                info = await self.classifier.to_async.info()
+                if not SETTINGS.classify_in_api:
+                    info = await self.classifier.to_async.info()
+                elif self.model is not None:
+                    info = schemas.model_info(self.model)
+                else:
+                    raise ModelLoadError("no model in this API worker")
             except Exception as exc:
                 # The cause (a path, a parse error) goes to the log, not to clients.
                 raise ServiceUnavailable("the model is not loaded; the server log says why") from exc
@@ -220,6 +231,8 @@ class EmotionService:
         if not faces:  # no face, no round trip
             return np.empty((0, len((await self.served_info()).classes)), np.float32)
         batch = np.concatenate(faces)
+        if self.model is not None:  # EMOTION_CLASSIFY_IN_API=1
+            return await self._thread(self.model.predict_crops, batch)
         try:
             return await self.classifier.to_async.classify(batch)
         except ServiceUnavailable as exc:

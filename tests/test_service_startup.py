@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from conftest import Server, Servers
 from PIL import Image
@@ -83,9 +84,33 @@ def test_overload_is_shed_with_429_not_queued(tuned: Server, two_faces_jpg: byte
     assert "status=5" not in tuned.log()
 
 
-def test_missing_model_never_becomes_ready(servers: Servers, tmp_path: Path) -> None:
+def test_classify_in_api_gives_the_same_answers_without_a_classifier_process(
+    servers: Servers, model_path: Path, two_faces_jpg: bytes
+) -> None:
+    from face_pipeline import decode_image
+    from service.model import load_model
+    from service.pipeline import Options, face_crops, served_params
+
+    model = load_model(model_path, "cpu")
+    params = served_params(model.params, None)
+    boxes, crops = face_crops(decode_image(two_faces_jpg), params, Options())
+    expected = model.predict_crops(crops)
+
+    server = servers.start({"EMOTION_MODEL_PATH": str(model_path), "EMOTION_CLASSIFY_IN_API": "1"})
+    body = server.client.post("/predict", files={"image": ("x.jpg", two_faces_jpg)}).json()
+    assert [[f["box"][k] for k in ("x", "y", "width", "height")] for f in body["faces"]] == [list(b) for b in boxes]
+    got = np.array([list(f["probabilities"].values()) for f in body["faces"]])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    batch = server.client.post("/predict_batch", files=[("images", ("a.jpg", two_faces_jpg))] * 2).json()
+    assert [len(r["result"]["faces"]) for r in batch["results"]] == [len(boxes)] * 2
+    assert server.client.get("/model").json()["name"] == "test-model"
+    assert "EmotionClassifier" not in server.log()
+
+
+@pytest.mark.parametrize("in_api", ["0", "1"])
+def test_missing_model_never_becomes_ready(servers: Servers, tmp_path: Path, in_api: str) -> None:
     missing = tmp_path / "no_such_model.onnx"
-    server = servers.start({"EMOTION_MODEL_PATH": str(missing)}, wait_ready=False)
+    server = servers.start({"EMOTION_MODEL_PATH": str(missing), "EMOTION_CLASSIFY_IN_API": in_api}, wait_ready=False)
     for _ in range(6):
         assert server.status("/readyz") == 503
         time.sleep(0.5)
