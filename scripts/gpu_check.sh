@@ -96,7 +96,7 @@ prepare() {
   tail -c +$((15 * 1024 * 1024 + 1)) "$tmp/cv/$OPENCV_WHEEL" >"$WHEELS/cv-2/$OPENCV_WHEEL.part-2"
   rm -rf "$tmp"
   du -sh "$WHEELS"/*
-  echo "ready: carry .wheels/gpu-py312/ort-1 .. ort-$((i - 1)) and deps (see this script's header)"
+  echo "ready: carry .wheels/gpu-py312/deps, ort-1 .. ort-$((i - 1)), cv-1 and cv-2, in the order of this script's header"
 }
 
 check() {
