@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,11 @@ class EmotionModel:
         """The execution providers the session really uses, best first (not just those asked for)."""
         return list(self.session.get_providers())
 
+    @cached_property
+    def on_cuda(self) -> bool:
+        """Whether the session really runs on CUDA: read once, not on every inference."""
+        return self.providers[0] == CUDA
+
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
         """uint8 (N,S,S,3) face crops -> float32 (N,classes) probabilities, normalised as trained."""
         size = self.params.input_size
@@ -72,7 +78,7 @@ class EmotionModel:
         if n == 0:
             return np.empty((0, len(self.params.classes)), np.float32)
         faces = np.ascontiguousarray(faces, dtype=np.float32)
-        if self.providers[0] == CUDA:
+        if self.on_cuda:
             padded = padded_batch_size(n)
             if padded != n:
                 faces = np.concatenate([faces, np.zeros((padded - n, *faces.shape[1:]), np.float32)])
@@ -169,7 +175,7 @@ def warm_up(model: EmotionModel) -> None:
     """Real inferences, so no request pays for lazy initialisation (CUDA: every padded shape)."""
     size = model.params.input_size
     try:
-        if model.providers[0] == CUDA:
+        if model.on_cuda:
             for batch in CUDA_WARM_BATCHES[1:]:
                 model.predict(np.zeros((batch, 3, size, size), np.float32))
         out = model.predict(np.zeros((1, 3, size, size), np.float32))
