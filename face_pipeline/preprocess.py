@@ -57,9 +57,7 @@ def face_crops(
     margin then clamps away); otherwise N is 0. Serving sends these uint8 crops to the
     classifier (a quarter of the bytes of float32) and normalises there.
     """
-    boxes = detect_faces(rgb, params.detector, min_size=min_size)
-    if max_faces is not None:
-        boxes = boxes[:max_faces]
+    boxes = detect_faces(rgb, params.detector, min_size=min_size, limit=max_faces)
     if not boxes and whole_image_fallback:
         height, width = rgb.shape[:2]
         boxes = [Box(0, 0, width, height)]
