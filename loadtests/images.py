@@ -139,8 +139,9 @@ def cached_synth_images(per_kind: int = 8, seed: int = 0) -> dict[str, list[byte
     return {kind: [p.read_bytes() for p in sorted(folder.glob(f"{kind}_*.jpg"))] for kind in KINDS}
 
 
-def multipart(field: str, blobs: list[bytes]) -> bytes:
-    """A multipart/form-data body (CONTENT_TYPE) with every blob in ``field``, repeated for several."""
+def multipart(field: str, blobs: list[bytes], options: dict[str, str] | None = None) -> bytes:
+    """A multipart/form-data body (CONTENT_TYPE) with every blob in ``field``, repeated for several,
+    then each option (e.g. ``max_faces``) as a plain form field."""
     parts = []
     for i, blob in enumerate(blobs):
         head = (
@@ -148,6 +149,8 @@ def multipart(field: str, blobs: list[bytes]) -> bytes:
             "Content-Type: image/jpeg\r\n\r\n"
         ).encode()
         parts.append(head + blob + b"\r\n")
+    for name, value in (options or {}).items():
+        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 

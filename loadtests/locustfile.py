@@ -15,6 +15,8 @@ Environment:
 - ``LOADTEST_MAX_ERROR_RATE`` (default 0.01), ``LOADTEST_MAX_P95_MS`` (default: no limit),
   ``LOADTEST_ALLOW_SHED`` (1: 429/503 answers are load shedding, not errors): the pass/fail
   gate, applied when locust quits (exit code 1 on failure).
+- ``LOADTEST_MAX_FACES``: send this ``max_faces`` with every request (default: the service's
+  own, 20); 1 asks for the largest face only, as the paper classifies one face per frame.
 - ``LOADTEST_SHED_BACKOFF_S``: seconds a user waits after a 429/503 before its next request
   (default 0: retry at once, the harshest client).
 - ``LOADTEST_SUMMARY_JSON``: where to write faces, images, answers by status and latency
@@ -64,13 +66,13 @@ def build_payloads(
     images = cached_synth_images(per_kind)
     if sfew:
         images["frame"] = sfew_images(sfew, sfew_limit)
-    out = {kind: [Payload(multipart("image", [blob]), 1) for blob in images[kind]] for kind in KINDS}
+    max_faces = os.environ.get("LOADTEST_MAX_FACES")
+    options = {"max_faces": max_faces} if max_faces else None
+    out = {kind: [Payload(multipart("image", [blob], options), 1) for blob in images[kind]] for kind in KINDS}
     rng = random.Random(0)
     frames = images["frame"]
-    out["batch"] = [
-        Payload(multipart("images", rng.sample(frames, min(BATCH_IMAGES, len(frames)))), min(BATCH_IMAGES, len(frames)))
-        for _ in range(per_kind)
-    ]
+    count = min(BATCH_IMAGES, len(frames))
+    out["batch"] = [Payload(multipart("images", rng.sample(frames, count), options), count) for _ in range(per_kind)]
     return out
 
 

@@ -86,6 +86,21 @@ def test_predict_options(server: Server, two_faces_jpg: bytes, no_face_jpg: byte
     assert body["faces"][0]["box"] == {"x": 0, "y": 0, "width": body["width"], "height": body["height"]}
 
 
+def test_largest_face_only_is_the_full_answers_first(server: Server, two_faces_jpg: bytes) -> None:
+    # The body exactly as the load test sends it (loadtests.images.multipart), options included.
+    from loadtests.images import CONTENT_TYPE, multipart
+
+    answers = {}
+    for options in (None, {"max_faces": "1"}):
+        body = multipart("image", [two_faces_jpg], options)
+        response = server.client.post("/predict", content=body, headers={"Content-Type": CONTENT_TYPE})
+        assert response.status_code == 200
+        answers[bool(options)] = response.json()["faces"]
+    (largest,), (first, _) = answers[True], answers[False]
+    assert largest["box"] == first["box"] and largest["box"]["x"] > 192
+    assert largest["probabilities"] == pytest.approx(first["probabilities"], abs=1e-5)
+
+
 def test_no_face_is_an_empty_list(server: Server, no_face_jpg: bytes) -> None:
     status, body = predict(server, no_face_jpg)
     assert status == 200 and body["faces"] == [] and body["width"] == 256
