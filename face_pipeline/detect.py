@@ -25,7 +25,7 @@ class Box(NamedTuple):
 
 # Up to this many faces, a limit is served by scanning largest windows first; beyond it the
 # scan rarely stops early and its per-level grouping costs 2-3% (SFEW, one thread:
-# limit 1 1.83x less detection, 2 1.05x, 3 0.98x; `python -m benchmarks.largest_first`).
+# limit 1 1.82x less detection, 2 1.05x, 3 0.98x; `python -m benchmarks.largest_first`).
 LARGEST_FIRST_UP_TO = 2
 
 # A CascadeClassifier is not safe to share between threads that call it at once, and loading

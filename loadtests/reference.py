@@ -27,7 +27,9 @@ from loadtests.images import cached_synth_images, sfew_images
 from service.model import session_options
 
 
-def measure(model: Path, detector: dict[str, Any] | None, blobs: list[bytes], repeat: int = 1) -> dict[str, float]:
+def measure(
+    model: Path, detector: dict[str, Any] | None, blobs: list[bytes], repeat: int = 1, max_faces: int = 20
+) -> dict[str, float]:
     session = ort.InferenceSession(str(model), session_options(), providers=["CPUExecutionProvider"])
     params = params_from_metadata(session.get_modelmeta().custom_metadata_map)
     if detector:
@@ -36,7 +38,7 @@ def measure(model: Path, detector: dict[str, Any] | None, blobs: list[bytes], re
 
     def one(blob: bytes) -> None:
         rgb = decode_image(blob)
-        _, crops = face_crops(rgb, params, max_faces=20)
+        _, crops = face_crops(rgb, params, max_faces=max_faces)
         if len(crops):
             session.run(["probabilities"], {"input": normalize(crops, params)})
 
@@ -63,10 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sfew", help="real frames instead of the synthetic 720x576 ones")
     parser.add_argument("--sfew-limit", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--max-faces", type=int, default=20, help="as /predict's max_faces (its default: 20)")
     args = parser.parse_args(argv)
     blobs = sfew_images(args.sfew, args.sfew_limit or None) if args.sfew else cached_synth_images()["frame"]
     detector = json.loads(args.detector) if args.detector else None
-    print(json.dumps(measure(args.model, detector, blobs, args.repeat)))
+    print(json.dumps(measure(args.model, detector, blobs, args.repeat, args.max_faces)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Start the service, load it with locust, write what happened: `python -m loadtests.run --help`.
 
-For every scenario (a name and EMOTION_* settings) the runner starts
+For every scenario (a name and settings: EMOTION_* for the server, LOADTEST_* for the clients,
+e.g. LOADTEST_MAX_FACES=1) the runner starts
 ``bentoml serve service.service:EmotionService`` on a free port, waits for /readyz, warms it up,
 then runs locust headless against it. With several scenarios all servers are started first and
 the locust phases alternate between them (``--rounds``), so the scenarios share the machine's
@@ -186,8 +187,9 @@ def python_path() -> str:
     return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 
-def run_locust(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    out.mkdir(parents=True, exist_ok=True)
+def client_env(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[str, str]:
+    """The locust process's environment: the run's gate and images, the LOADTEST_* settings."""
+    settings = dict(kv.split("=", 1) for kv in args.env) | scenario.env
     env = {
         **os.environ,
         "PYTHONPATH": python_path(),
@@ -197,10 +199,18 @@ def run_locust(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[
         "LOADTEST_MAX_P95_MS": str(args.max_p95_ms or 0),
         "LOADTEST_ALLOW_SHED": "1" if args.allow_shed else "0",
         "LOADTEST_SHED_BACKOFF_S": str(args.shed_backoff),
+        # LOADTEST_* settings of the run or the scenario (e.g. LOADTEST_MAX_FACES) are for the clients.
+        **{k: v for k, v in settings.items() if k.startswith("LOADTEST_")},
     }
     if args.sfew:
         env["LOADTEST_SFEW"] = str(Path(args.sfew).resolve())
         env["LOADTEST_SFEW_LIMIT"] = str(args.sfew_limit or 0)
+    return env
+
+
+def run_locust(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    env = client_env(scenario, args, out)
     cmd = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "--users", str(args.users), "--spawn-rate", str(args.spawn_rate), "--run-time", args.duration,
@@ -220,6 +230,7 @@ def run_reference(scenario: Scenario, args: argparse.Namespace, base_env: dict[s
     model = env.get("EMOTION_MODEL_PATH") or str(ROOT / "models" / "face_emotion.onnx")
     detector = scenario.model.get("preprocess", {}).get("detector") or {}
     cmd = [sys.executable, "-m", "loadtests.reference", "--model", model, "--detector", json.dumps(detector)]
+    cmd += ["--max-faces", env.get("LOADTEST_MAX_FACES") or "20"]
     if args.sfew:
         cmd += ["--sfew", str(Path(args.sfew).resolve()), "--sfew-limit", str(args.sfew_limit or 0)]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
@@ -397,7 +408,7 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--name", required=True, help="results go to loadtests/results/NAME/")
     parser.add_argument("--scenario", action="append", type=parse_scenario, help="NAME[:KEY=VALUE,...] (repeatable)")
@@ -421,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-interval", type=float, default=2.0, help="seconds between memory samples")
     parser.add_argument("--rss-window", type=float, default=60.0, help="seconds averaged at start and end for growth")
     parser.add_argument("--ready-timeout", type=float, default=240.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.spawn_rate:
         args.spawn_rate = args.users

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from face_pipeline import PAPER_DETECTOR, decode_image, detect_faces
 from loadtests.images import BOUNDARY, KINDS, multipart, synth_images
-from loadtests.run import parse_scenario
+from loadtests.run import build_parser, client_env, parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,26 @@ def test_locustfile_imports_and_defines_the_mix() -> None:
     ).stdout
     assert "predict_batch" in out and "predict_frame" in out and "predict_large" in out
     assert "'batch'" in out and "'noface'" in out
+
+
+def test_a_scenarios_client_settings_reach_locust_and_its_bodies(tmp_path: Path) -> None:
+    scenario = parse_scenario("largest:EMOTION_DETECTOR=paper,LOADTEST_MAX_FACES=1")
+    args = build_parser().parse_args(["--name", "t"])
+    env = client_env(scenario, args, tmp_path)
+    assert env["LOADTEST_MAX_FACES"] == "1" and env["LOADTEST_PROFILE"] == "mixed"
+    args = build_parser().parse_args(["--name", "t", "--env", "LOADTEST_MAX_FACES=2"])
+    assert client_env(parse_scenario("plain"), args, tmp_path)["LOADTEST_MAX_FACES"] == "2"
+    code = "import loadtests.locustfile as lf; p = lf.build_payloads(per_kind=1); print(p['frame'][0].body[-200:])"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, "LOADTEST_MAX_FACES": "1"},
+    ).stdout
+    assert 'name=\\"max_faces\\"\\r\\n\\r\\n1\\r\\n' in out
 
 
 def test_scenario_parsing() -> None:
