@@ -94,12 +94,12 @@ class Ours:
         self.session = ort.InferenceSession(str(model), session_options(), providers=["CPUExecutionProvider"])
         self.params = params_from_metadata(self.session.get_modelmeta().custom_metadata_map)
 
-    def run(self, blobs: list[bytes], detector: DetectorParams) -> tuple[float, int]:
+    def run(self, blobs: list[bytes], detector: DetectorParams, limit: int | None = None) -> tuple[float, int]:
         start = time.perf_counter()
         faces = 0
         for blob in blobs:
             rgb = decode_image(blob)
-            crops = [crop_face(rgb, box, self.params) for box in detect_faces(rgb, detector)]
+            crops = [crop_face(rgb, box, self.params) for box in detect_faces(rgb, detector, limit=limit)]
             if crops:
                 self.session.run(["probabilities"], {"input": normalize(np.stack(crops), self.params)})
             faces += len(crops)
@@ -110,7 +110,7 @@ def loadtest_rows(path: Path) -> list[dict[str, Any]]:
     summary = json.loads(path.read_text())
     return [
         {
-            "name": f"service /predict, scenario {s['scenario']} ({summary['users']} users, {summary['frames']})",
+            "name": f"service /predict, run {path.parent.name}, scenario {s['scenario']} ({summary['users']} users)",
             "frames_per_s": s["images_per_s"],
             "faces_per_s": s["faces_per_s"],
             "source": str(path),
@@ -135,7 +135,13 @@ def main(argv: list[str] | None = None) -> None:
     blobs = [p.read_bytes() for p in frames]
     python = args.venv / "bin" / "python"
     ours = Ours(args.model)
-    detectors = {"paper": PAPER_DETECTOR, "fast": FAST_DETECTOR}
+    # (detector, max_faces): every face, as fer and the service's default; the largest only.
+    detectors = {
+        "paper": (PAPER_DETECTOR, None),
+        "fast": (FAST_DETECTOR, None),
+        "paper-largest": (PAPER_DETECTOR, 1),
+        "fast-largest": (FAST_DETECTOR, 1),
+    }
     totals: dict[str, list[float]] = {k: [0.0, 0] for k in ("fer", *detectors)}
     fer_info: dict[str, Any] = {}
     fer_error = None
@@ -155,8 +161,8 @@ def main(argv: list[str] | None = None) -> None:
             res = worker.run(start, end)
             totals["fer"][0] += res["seconds"]
             totals["fer"][1] += res["faces"]
-        for key, det in detectors.items():
-            seconds, faces = ours.run(blobs[start:end], det)
+        for key, (det, limit) in detectors.items():
+            seconds, faces = ours.run(blobs[start:end], det, limit)
             totals[key][0] += seconds
             totals[key][1] += faces
         print(f"{end}/{len(blobs)} frames: " + ", ".join(f"{k} {v[0]:.1f} s" for k, v in totals.items()), flush=True)
@@ -169,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         "paper": "ours in process, paper-faithful detector (max_side 1280, 1.1, 5)",
         "fast": f"ours in process, FAST_DETECTOR (max_side {FAST_DETECTOR.max_side}, {FAST_DETECTOR.scale_factor}, "
         f"{FAST_DETECTOR.min_neighbors})",
+        "paper-largest": "ours in process, paper-faithful detector, largest face only (max_faces=1)",
+        "fast-largest": "ours in process, FAST_DETECTOR, largest face only (max_faces=1)",
     }
     for key, (seconds, faces) in totals.items():
         if key == "fer" and not worker:

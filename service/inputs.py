@@ -31,7 +31,14 @@ if TYPE_CHECKING:
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
-MaxFaces = Annotated[int, Field(ge=1, le=100, description="Report at most this many faces (the largest)")]
+MaxFaces = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=100,
+        description="Report at most this many faces (the largest). 1 or 2 also detects faster, with the same boxes",
+    ),
+]
 MinFaceSize = Annotated[
     Annotated[int, Field(ge=1, le=100_000)] | None,
     Field(description="Ignore faces smaller than this many pixels (original image); default: the model's"),
