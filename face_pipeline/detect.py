@@ -72,7 +72,9 @@ def detect_faces(
         return []
     classifier = cascade(params.cascade)
     height, width = rgb.shape[:2]
-    if limit is None or limit > LARGEST_FIRST_UP_TO:
+    window_width, window_height = classifier.getOriginalWindowSize()
+    # The largest-first scan selects pyramid levels by a square window side.
+    if limit is None or limit > LARGEST_FIRST_UP_TO or window_width != window_height:
         found = classifier.detectMultiScale(
             grey,
             scaleFactor=params.scale_factor,

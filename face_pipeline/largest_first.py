@@ -15,7 +15,7 @@ change the answer. What makes that exact rather than approximate:
   dropped as "inside a larger box" by one of side at least ``(X - 1) / 1.4``.
 
 So once every cluster that a smaller window could still join is itself small, boxes well
-above it are final. ``tests/test_face_pipeline.py`` checks the result against the full scan,
+above it are final. ``tests/test_largest_first.py`` checks the result against the full scan,
 and ``python -m benchmarks.largest_first`` over the 675 SFEW frames.
 """
 

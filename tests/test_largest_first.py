@@ -106,6 +106,9 @@ def test_larger_limits_use_one_full_scan(film_frame: np.ndarray, monkeypatch: py
     real = cascade(PAPER_DETECTOR.cascade)
 
     class Recording:
+        def getOriginalWindowSize(self) -> tuple[int, int]:
+            return real.getOriginalWindowSize()
+
         def detectMultiScale(self, grey: np.ndarray, **kwargs: object) -> np.ndarray:
             calls.append(kwargs)
             return real.detectMultiScale(grey, **kwargs)
@@ -114,6 +117,13 @@ def test_larger_limits_use_one_full_scan(film_frame: np.ndarray, monkeypatch: py
     monkeypatch.setattr(detect_module, "cascade", lambda name: Recording())
     boxes = detect_faces(film_frame, PAPER_DETECTOR, limit=3)
     assert len(calls) == 1 and calls[0]["minNeighbors"] == 5 and len(boxes) == 2
+
+
+@pytest.mark.parametrize("name", ["haarcascade_upperbody.xml", "haarcascade_frontalface_alt2.xml"])
+def test_other_cascades(film_frame: np.ndarray, name: str) -> None:
+    # A non-square window (upper body, 22x18) cannot be selected by one side: one full scan.
+    params = DetectorParams(cascade=name, min_neighbors=3)
+    assert detect_faces(film_frame, params, limit=1) == detect_faces(film_frame, params)[:1]
 
 
 def test_settled_side_follows_chains_of_similar_windows() -> None:
