@@ -77,23 +77,28 @@ def test_a_face_filling_the_image(astronaut: np.ndarray, pad: int, side: int) ->
     assert detect_faces(image, PAPER_DETECTOR, limit=1) == full
 
 
+class RecordingCascade:
+    """The paper's cascade, recording the keyword arguments of every detectMultiScale call."""
+
+    def __init__(self) -> None:
+        self.real = cascade(PAPER_DETECTOR.cascade)
+        self.calls: list[dict] = []
+
+    def getOriginalWindowSize(self) -> tuple[int, int]:
+        return self.real.getOriginalWindowSize()
+
+    def detectMultiScale(self, grey: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        self.calls.append(kwargs)
+        return self.real.detectMultiScale(grey, *args, **kwargs)
+
+
 def test_the_largest_face_skips_the_small_windows(film_frame: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
-    scanned: list[int] = []
-    real = cascade(PAPER_DETECTOR.cascade)
-
-    class Recording:
-        def getOriginalWindowSize(self) -> tuple[int, int]:
-            return real.getOriginalWindowSize()
-
-        def detectMultiScale(self, grey: np.ndarray, *args: object, **kwargs: tuple[int, int]) -> np.ndarray:
-            scanned.append(kwargs["minSize"][0])
-            return real.detectMultiScale(grey, *args, **kwargs)
-
-    monkeypatch.setattr(detect_module, "cascade", lambda name: Recording())
+    recording = RecordingCascade()
+    monkeypatch.setattr(detect_module, "cascade", lambda name: recording)
     boxes = detect_faces(film_frame, PAPER_DETECTOR, limit=1)
     assert len(boxes) == 1 and boxes[0].width > 80
     levels = window_sides(24, 1.1, 30, film_frame.shape)
-    seen = list(scanned)
+    seen = [call["minSize"][0] for call in recording.calls]
     # Largest first, and it stops before the small windows where the small faces are found.
     assert seen == sorted(seen, reverse=True) and len(seen) < len(levels)
     full = detect_faces(film_frame, PAPER_DETECTOR)
@@ -102,20 +107,11 @@ def test_the_largest_face_skips_the_small_windows(film_frame: np.ndarray, monkey
 
 
 def test_larger_limits_use_one_full_scan(film_frame: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dict] = []
-    real = cascade(PAPER_DETECTOR.cascade)
-
-    class Recording:
-        def getOriginalWindowSize(self) -> tuple[int, int]:
-            return real.getOriginalWindowSize()
-
-        def detectMultiScale(self, grey: np.ndarray, **kwargs: object) -> np.ndarray:
-            calls.append(kwargs)
-            return real.detectMultiScale(grey, **kwargs)
-
+    recording = RecordingCascade()
     monkeypatch.setattr(detect_module, "LARGEST_FIRST_UP_TO", 2)
-    monkeypatch.setattr(detect_module, "cascade", lambda name: Recording())
+    monkeypatch.setattr(detect_module, "cascade", lambda name: recording)
     boxes = detect_faces(film_frame, PAPER_DETECTOR, limit=3)
+    calls = recording.calls
     assert len(calls) == 1 and calls[0]["minNeighbors"] == 5 and len(boxes) == 2
 
 
