@@ -49,13 +49,12 @@ from benchmarks.two_stage import (
     cluster,
     coarse_windows,
     equalized_grey,
-    group,
     raw_windows,
     refine,
-    to_boxes,
 )
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, Box, DetectorParams, detect_faces, iou, read_image_file
-from face_pipeline.detect import detection_grey
+from face_pipeline.detect import detection_grey, image_boxes
+from face_pipeline.largest_first import group
 
 IOU_AGREE = 0.5
 GOAL = 0.97
@@ -163,7 +162,9 @@ def _single_boxes(rgb: np.ndarray, windows: np.ndarray, scale: float, cand: Cand
     assert cand.scan is not None
     height, width = rgb.shape[:2]
     shift = cand.scan.shift
-    boxes = to_boxes(group(windows, cand.min_neighbors), scale, width - shift, height - shift, PAPER_DETECTOR.min_size)
+    boxes = image_boxes(
+        group(windows, cand.min_neighbors), scale, width - shift, height - shift, PAPER_DETECTOR.min_size
+    )
     return [Box(b.x + shift, b.y + shift, b.width, b.height) for b in boxes]
 
 
@@ -203,7 +204,7 @@ def evaluate_frame(path: str, candidates: list[Candidate], rotate: int) -> dict[
             grey, windows, scale, ms = coarse_done[_coarse_key(ts)]
 
             def second(ts: TwoStageParams = ts, w: np.ndarray = windows, s: float = scale, g: np.ndarray = grey):
-                found = to_boxes(cluster(w, ts.coarse_min_neighbors), s, width, height, 1)
+                found = image_boxes(cluster(w, ts.coarse_min_neighbors), s, width, height, 1)
                 return refine(Pyramid(g, ts.final), found, ts)
 
             boxes, ms_refine = _timed(second)

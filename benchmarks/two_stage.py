@@ -42,10 +42,10 @@ from xml.etree import ElementTree
 import cv2
 import numpy as np
 
-from face_pipeline.detect import Box, cascade
+from face_pipeline.detect import Box, cascade, image_boxes
+from face_pipeline.largest_first import GROUP_EPS, group, pyramid_factors
 from face_pipeline.params import PAPER_DETECTOR, DetectorParams
 
-GROUP_EPS = 0.2  # what cv::CascadeClassifier::detectMultiScale groups with
 WINDOW = 24  # the frontal-face Haar cascades' native window
 TRUNCATED_DIR = Path(__file__).resolve().parent.parent / ".cache" / "benchmarks" / "cascades"
 
@@ -108,14 +108,6 @@ def raw_windows(
     return np.asarray(found, dtype=np.int32).reshape(-1, 4)
 
 
-def group(windows: np.ndarray, min_neighbors: int) -> np.ndarray:
-    """What detectMultiScale returns for ``min_neighbors``, from its raw windows."""
-    if min_neighbors <= 0 or len(windows) == 0:
-        return windows
-    grouped, _ = cv2.groupRectangles(windows.tolist(), min_neighbors, GROUP_EPS)
-    return np.asarray(grouped, dtype=np.int32).reshape(-1, 4)
-
-
 def cluster(windows: np.ndarray, min_neighbors: int) -> np.ndarray:
     """Like ``group``, but 0 neighbours still merges similar windows (every window kept)."""
     if min_neighbors > 0 or len(windows) == 0:
@@ -123,17 +115,6 @@ def cluster(windows: np.ndarray, min_neighbors: int) -> np.ndarray:
     # groupRectangles drops clusters of fewer than threshold + 1: doubling every window keeps all.
     grouped, _ = cv2.groupRectangles(np.concatenate([windows, windows]).tolist(), 1, GROUP_EPS)
     return np.asarray(grouped, dtype=np.int32).reshape(-1, 4)
-
-
-def to_boxes(found: np.ndarray, scale: float, width: int, height: int, wanted: int) -> list[Box]:
-    """Map boxes from the scanned copy back to original pixels, as ``detect_faces`` does."""
-    boxes = []
-    for x, y, w, h in found:
-        x0, y0 = int(round(x / scale)), int(round(y / scale))
-        x1, y1 = min(width, int(round((x + w) / scale))), min(height, int(round((y + h) / scale)))
-        if x1 - x0 >= wanted and y1 - y0 >= wanted:
-            boxes.append(Box(x0, y0, x1 - x0, y1 - y0))
-    return sorted(boxes, key=lambda b: (-b.area, b.y, b.x))
 
 
 def coarse_windows(grey: np.ndarray, params: TwoStageParams) -> tuple[np.ndarray, float]:
@@ -146,15 +127,7 @@ def coarse_windows(grey: np.ndarray, params: TwoStageParams) -> tuple[np.ndarray
 
 def pyramid_scales(height: int, width: int, scale_factor: float, min_size: int) -> list[np.float32]:
     """The scales detectMultiScale scans, computed as it computes them (double steps, float kept)."""
-    scales = []
-    factor = 1.0
-    while True:
-        window = int(np.rint(WINDOW * factor))
-        if window > width or window > height:
-            return scales
-        if window >= min_size:
-            scales.append(np.float32(factor))
-        factor *= scale_factor
+    return [np.float32(factor) for factor, _ in pyramid_factors(WINDOW, scale_factor, min_size, (height, width))]
 
 
 _local = threading.local()
@@ -287,7 +260,7 @@ def refine(pyramid: Pyramid, candidates: list[Box], params: TwoStageParams) -> l
             found.update(pyramid.windows(index, corner, params.sync))
     windows = np.asarray(sorted(found), np.int32).reshape(-1, 4)
     boxes = group(windows, params.final.min_neighbors)
-    return to_boxes(boxes, 1.0, pyramid.width, pyramid.height, params.final.min_size)
+    return image_boxes(boxes, 1.0, pyramid.width, pyramid.height, params.final.min_size)
 
 
 def merge_overlapping(boxes: list[Box]) -> list[Box]:
@@ -315,7 +288,7 @@ def candidates(grey: np.ndarray, params: TwoStageParams) -> list[Box]:
     """Stage one: faces on the shrunk copy, in full-resolution pixels."""
     windows, scale = coarse_windows(grey, params)
     height, width = grey.shape[:2]
-    return to_boxes(cluster(windows, params.coarse_min_neighbors), scale, width, height, 1)
+    return image_boxes(cluster(windows, params.coarse_min_neighbors), scale, width, height, 1)
 
 
 def detect_two_stage(rgb: np.ndarray, params: TwoStageParams) -> list[Box]:

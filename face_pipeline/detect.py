@@ -81,18 +81,19 @@ def detect_faces(
             minNeighbors=params.min_neighbors,
             minSize=(scaled_min, scaled_min),
         )
-        return _image_boxes(found, scale, width, height, wanted)[:limit]
+        return image_boxes(found, scale, width, height, wanted)[:limit]
     levels = scan_largest_first(classifier, grey, params.scale_factor, params.min_neighbors, scaled_min, limit)
     for found, settled in levels:
-        boxes = _image_boxes(found, scale, width, height, wanted)
+        boxes = image_boxes(found, scale, width, height, wanted)
         # Boxes not yet final have a side <= settled, i.e. <= settled / scale + 1 once mapped back.
         if not settled or (len(boxes) >= limit and boxes[limit - 1].area > (settled / scale + 1) ** 2):
             return boxes[:limit]
     raise AssertionError("the last pyramid level always settles every box")
 
 
-def _image_boxes(found: np.ndarray, scale: float, width: int, height: int, wanted: int) -> list[Box]:
-    """Detections on the (possibly shrunk) grey copy -> boxes in original pixels, largest first."""
+def image_boxes(found: np.ndarray, scale: float, width: int, height: int, wanted: int) -> list[Box]:
+    """Detections on the (possibly shrunk) grey copy -> boxes in original pixels of at least
+    ``wanted`` pixels, largest first."""
     boxes = []
     for x, y, w, h in np.asarray(found).reshape(-1, 4):
         x0, y0 = int(round(x / scale)), int(round(y / scale))

@@ -31,18 +31,33 @@ GROUP_EPS = 0.2  # what detectMultiScale groups with
 JOIN_RATIO = 1.0 + 2 * GROUP_EPS  # the largest side ratio of two windows that can join
 
 
-def window_sides(cascade_side: int, scale_factor: float, min_side: int, image_shape: tuple[int, ...]) -> list[int]:
-    """The window sides detectMultiScale scans on this image, smallest first (OpenCV's loop)."""
+def pyramid_factors(
+    cascade_side: int, scale_factor: float, min_side: int, image_shape: tuple[int, ...]
+) -> list[tuple[float, int]]:
+    """(scale factor, window side) of each level detectMultiScale scans, smallest first (OpenCV's loop)."""
     height, width = image_shape[:2]
-    sides, factor = [], 1.0
+    levels, factor = [], 1.0
     while True:
         # Python's round() and cvRound() both round half to even.
         side = round(cascade_side * factor)
         if side > width or side > height:
-            return sides
+            return levels
         if side >= min_side:
-            sides.append(side)
+            levels.append((factor, side))
         factor *= scale_factor
+
+
+def window_sides(cascade_side: int, scale_factor: float, min_side: int, image_shape: tuple[int, ...]) -> list[int]:
+    """The window sides detectMultiScale scans on this image, smallest first."""
+    return [side for _, side in pyramid_factors(cascade_side, scale_factor, min_side, image_shape)]
+
+
+def group(windows: np.ndarray, min_neighbors: int) -> np.ndarray:
+    """What detectMultiScale returns for ``min_neighbors``, from its raw (unclipped) windows, before clipping."""
+    if min_neighbors <= 0 or len(windows) == 0:
+        return windows
+    grouped, _ = cv2.groupRectangles(windows.tolist(), min_neighbors, GROUP_EPS)
+    return np.asarray(grouped, dtype=np.int32).reshape(-1, 4)
 
 
 def _cluster_labels(rects: np.ndarray) -> np.ndarray:
@@ -112,10 +127,7 @@ def scan_largest_first(
         raw.append(level)
         windows = np.concatenate(raw)
         next_side = sides[scanned] if scanned < len(sides) else 0
-        grouped = np.empty((0, 4), np.int32)
-        if len(windows):
-            boxes, _ = cv2.groupRectangles(windows.tolist(), min_neighbors, GROUP_EPS)
-            grouped = np.asarray(boxes, np.int32).reshape(-1, 4)
+        grouped = group(windows, min_neighbors)
         sides_found = np.sort(grouped[:, 2])[::-1]
         clipped = _clip(grouped, grey.shape)
         # The cheap bound first: clustering is only worth it when the count-th box could be final.
