@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from face_pipeline.largest_first import scan_largest_first
-from face_pipeline.params import DetectorParams
+from face_pipeline.params import YUNET, DetectorParams
+from face_pipeline.yunet import mapped_boxes, yunet_raw
 
 
 class Box(NamedTuple):
@@ -64,8 +65,12 @@ def detect_faces(
     ``detect_faces(...)[:limit]``; for one or two faces without scanning the small windows
     when the large faces settle the answer (see ``face_pipeline.largest_first``).
     """
-    grey, scale = detection_grey(rgb, params)
     wanted = params.min_size if min_size is None else min_size
+    if params.kind == YUNET:
+        height, width = rgb.shape[:2]
+        found = [Box(*b) for b in mapped_boxes(yunet_raw(rgb, params), params, width, height)]
+        return sorted((b for b in found if min(b.width, b.height) >= wanted), key=_largest_first)[:limit]
+    grey, scale = detection_grey(rgb, params)
     # The cascade's own window is 24x24, so nothing smaller can be found anyway.
     scaled_min = max(1, round(wanted * scale))
     if min(grey.shape) < max(scaled_min, 24):
@@ -100,8 +105,12 @@ def image_boxes(found: np.ndarray, scale: float, width: int, height: int, wanted
         x1, y1 = min(width, int(round((x + w) / scale))), min(height, int(round((y + h) / scale)))
         if x1 - x0 >= wanted and y1 - y0 >= wanted:
             boxes.append(Box(x0, y0, x1 - x0, y1 - y0))
+    return sorted(boxes, key=_largest_first)
+
+
+def _largest_first(box: Box) -> tuple[int, int, int]:
     # Ties broken by position so the order is deterministic.
-    return sorted(boxes, key=lambda b: (-b.area, b.y, b.x))
+    return (-box.area, box.y, box.x)
 
 
 def iou(a: Box, b: Box) -> float:

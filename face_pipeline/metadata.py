@@ -18,6 +18,7 @@ MODEL_VERSION_KEY = "model_version"
 OUTPUT_KEY = "output"  # what the single output holds
 PROVENANCE_KEY = "provenance"
 METRICS_KEY = "metrics"
+TEMPERATURE_KEY = "temperature"  # folded into the graph's softmax; recorded so that clients can see it
 OUTPUT_PROBABILITIES = "probabilities"
 
 
@@ -31,8 +32,10 @@ def metadata_props(
     model_version: str,
     provenance: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    temperature: float = 1.0,
 ) -> dict[str, str]:
     return {
+        TEMPERATURE_KEY: repr(float(temperature)),
         PREPROCESS_KEY: json.dumps(params.to_dict(), sort_keys=True),
         MODEL_NAME_KEY: model_name,
         MODEL_VERSION_KEY: model_version,
@@ -51,6 +54,14 @@ def params_from_metadata(props: dict[str, str]) -> PreprocessParams:
         return PreprocessParams.from_dict(json.loads(props[PREPROCESS_KEY]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelMetadataError(f"the model's '{PREPROCESS_KEY}' metadata is unreadable: {exc}") from exc
+
+
+def temperature_from_metadata(props: dict[str, str]) -> float:
+    """The softmax temperature folded into the model (1.0 for models exported before calibration)."""
+    try:
+        return float(props.get(TEMPERATURE_KEY, "1.0"))
+    except ValueError as exc:
+        raise ModelMetadataError(f"the model's '{TEMPERATURE_KEY}' metadata is not a number: {exc}") from exc
 
 
 def json_field(props: dict[str, str], key: str) -> dict[str, Any]:

@@ -6,28 +6,44 @@ from there, so the two can never disagree (see ``face_pipeline.metadata``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 # Fixed class order: index i of every model output is EMOTIONS[i].
 EMOTIONS: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 
 
+VIOLA_JONES = "viola-jones"
+YUNET = "yunet"
+
+
 @dataclass(frozen=True)
 class DetectorParams:
-    """Viola-Jones settings (paper, section 2) plus how far an image is shrunk first.
+    """Which face detector runs, and with what settings.
 
-    ``max_side`` caps the longer image side the cascade sees; boxes are mapped back to the
-    original pixels. 1280 leaves a 720x576 SFEW frame untouched (paper-faithful) and only
-    protects against huge uploads; a smaller value trades recall on tiny faces for speed.
-    ``min_size`` is in original-image pixels.
+    ``kind`` ``viola-jones``: OpenCV's Haar cascade with the paper's settings (section 2).
+    ``kind`` ``yunet``: the YuNet CNN (``face_pipeline/yunet/``), whose boxes are then mapped to
+    the box Viola-Jones draws around the same face (``box_scale``, ``box_dx``, ``box_dy``: a square
+    of side ``box_scale * sqrt(w * h)`` centred ``box_dx * w`` right and ``box_dy * h`` below
+    YuNet's centre, fitted on SFEW by ``python -m training box-map``), so a face becomes the same
+    kind of crop whichever detector found it.
+
+    ``max_side`` caps the longer image side the detector sees; boxes are mapped back to the
+    original pixels. For Viola-Jones 1280 leaves a 720x576 SFEW frame untouched (paper-faithful)
+    and only protects against huge uploads. ``min_size`` is in original-image pixels and applies
+    to the (mapped) box.
     """
 
+    kind: str = VIOLA_JONES
     cascade: str = "haarcascade_frontalface_default.xml"
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_size: int = 30
     max_side: int = 1280
+    score_threshold: float = 0.6
+    box_scale: float = 1.0
+    box_dx: float = 0.0
+    box_dy: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,12 +58,12 @@ PAPER_DETECTOR = DetectorParams()
 # Speed preset: a 720x576 frame detected at 320x256, scale factor 1.2, 2 neighbours. Measured
 # against PAPER_DETECTOR on the 675 SFEW frames (`python -m benchmarks.detector_agreement`,
 # benchmarks/results/detector_agreement.md): 5.9x less detection CPU (24.6 vs 144 ms/frame on
-# one core), the same largest face on 78.6% of the 556 frames with a paper face (360 px with the
-# paper's other settings: 83.1% at 2.8x). No single-pass setting reaches 97% (best 86.2%, below
-# the 88.8% the paper detector itself keeps when the frame shifts by one pixel); only the exact
-# two-stage detector in benchmarks/two_stage.py does (97.8% at 1.7x), which DetectorParams
-# cannot express yet. The lead decides what the served model's metadata carries.
+# one core), the same largest face on 78.6% of the 556 frames with a paper face.
 FAST_DETECTOR = DetectorParams(max_side=320, scale_factor=1.2, min_neighbors=2)
+# YuNet at 320 px on the longer side (7.6 ms per SFEW frame on one core; 480 and 640 px find one
+# more face of 484 at 2x and 3.4x the cost). The box mapping is fitted on SFEW by
+# `python -m training box-map` (reports/detectors/box_map.json).
+YUNET_DETECTOR = DetectorParams(kind=YUNET, max_side=320, box_scale=1.01, box_dx=-0.0004, box_dy=-0.0281)
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,9 @@ class PreprocessParams:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     detector: DetectorParams = field(default_factory=DetectorParams)
+    # Luma replicated to three channels before normalising: colour and greyscale photos (and the
+    # greyscale FER-2013 faces a model was trained on) then look alike to the network.
+    grayscale: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -77,4 +96,27 @@ class PreprocessParams:
             mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
             std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
             detector=DetectorParams.from_dict(data["detector"]),
+            grayscale=bool(data.get("grayscale", False)),  # absent in models exported before it existed
         )
+
+
+# The detectors a client or an operator may choose by name; "model" keeps the model's own.
+DETECTOR_PRESETS: dict[str, DetectorParams] = {
+    VIOLA_JONES: PAPER_DETECTOR,
+    YUNET: YUNET_DETECTOR,
+    "fast": FAST_DETECTOR,
+}
+MODEL_DETECTOR = "model"
+
+
+def with_detector(params: PreprocessParams, name: str | None) -> PreprocessParams:
+    """``params`` detecting with the named preset; None or "model" keeps the model's own detector.
+
+    Only detection changes: margin, crop size and normalisation always stay the model's, and every
+    detector's boxes are framed alike (DetectorParams), so the crops stay what the model was trained on.
+    """
+    if name is None or name == MODEL_DETECTOR:
+        return params
+    if name not in DETECTOR_PRESETS:
+        raise ValueError(f"unknown detector {name!r}: use {', '.join([MODEL_DETECTOR, *DETECTOR_PRESETS])}")
+    return replace(params, detector=DETECTOR_PRESETS[name])

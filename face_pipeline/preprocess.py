@@ -36,11 +36,21 @@ def crop_face(rgb: np.ndarray, box: Box, params: PreprocessParams) -> np.ndarray
     return resize_face(patch, params.input_size)
 
 
+# ITU-R BT.601 luma, the weights of OpenCV's and Pillow's RGB -> grey conversion.
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
 def normalize(crops: np.ndarray, params: PreprocessParams) -> np.ndarray:
-    """uint8 crops (N,H,W,3) or (H,W,3) -> float32 (N,3,H,W) or (3,H,W), per-channel standardised."""
+    """uint8 crops (N,H,W,3) or (H,W,3) -> float32 (N,3,H,W) or (3,H,W), per-channel standardised.
+
+    With ``params.grayscale`` every channel first becomes the pixel's luma.
+    """
     mean = np.asarray(params.mean, dtype=np.float32) * 255.0
     inv_std = 1.0 / (np.asarray(params.std, dtype=np.float32) * 255.0)
-    out = (crops.astype(np.float32) - mean) * inv_std
+    pixels = crops.astype(np.float32)
+    if params.grayscale:
+        pixels = np.repeat(pixels @ LUMA[:, None], 3, axis=-1)
+    out = (pixels - mean) * inv_std
     return np.ascontiguousarray(np.moveaxis(out, -1, -3))
 
 

@@ -5,7 +5,7 @@ session made as the service makes it, one image at a time, OpenCV and ONNX Runti
 default threads: what one request costs an idle service minus the serving. The runner calls
 this between locust phases (``--reference``) to put the 1-user latency against it.
 
-    python -m loadtests.reference --model models/face_emotion.onnx --detector '{"max_side": 360}'
+    python -m loadtests.reference --model models/face_emotion.onnx --detector '{"kind": "yunet", "max_side": 320}'
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ HTML report, the server log, the memory samples; for the run ``summary.json`` an
 
     # the service with its defaults, the mixed workload, 8 users for a minute
     python -m loadtests.run --name mixed --users 8 --duration 60s
-    # paper-faithful detection without batching vs the fast detector, SFEW frames, 2 rounds
-    python -m loadtests.run --name goal1 --profile frames --sfew ../shared/data/sfew675/images \\
-        --scenario paper:EMOTION_DETECT_MAX_SIDE=1280,EMOTION_MAX_BATCH_SIZE=1 \\
-        --scenario fast:EMOTION_DETECT_MAX_SIDE=360 --rounds 2 --users 4 --duration 45s
+    # paper-faithful detection without batching vs YuNet, SFEW frames, 2 rounds
+    python -m loadtests.run --name detectors --profile frames --sfew ../shared/data/sfew675/images \\
+        --scenario paper:EMOTION_DETECTOR=viola-jones,EMOTION_MAX_BATCH_SIZE=1 \\
+        --scenario yunet:EMOTION_DETECTOR=yunet --rounds 2 --users 4 --duration 45s
 """
 
 from __future__ import annotations

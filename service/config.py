@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from face_pipeline.image_io import DEFAULT_MAX_PIXELS
+from face_pipeline.params import DETECTOR_PRESETS, MODEL_DETECTOR
 
 # service/ sits in the repo root, and in a built Bento in src/ next to models/, so the
 # default model path works from a checkout, a Bento and a container alike.
@@ -18,10 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = ROOT / "models" / "face_emotion.onnx"
 
 
-# "model": the detector the model was trained with (its metadata); "paper": the paper's settings;
-# "fast": face_pipeline.params.FAST_DETECTOR, ~6x less detection work, see the README's
-# performance section for how often it finds the same largest face.
-DETECTORS = ("model", "paper", "fast")
+# "model": the detector the model's metadata names; or a preset of face_pipeline.params.DETECTOR_PRESETS.
+DETECTORS = (MODEL_DETECTOR, *DETECTOR_PRESETS)
 
 
 class ConfigError(ValueError):
@@ -65,8 +64,7 @@ class Settings:
     ort_threads: int  # 0: onnxruntime's own choice
     ort_spin: bool  # onnxruntime's idle worker threads spin (steals cores from detection when off-GPU)
     opencv_threads: int  # threads per detection call; 0: OpenCV's own choice
-    detector: str  # model | paper | fast: which DetectorParams serve (face_pipeline.params)
-    detect_max_side: int | None  # None: what the chosen detector says
+    detector: str  # model | viola-jones | yunet | fast: which DetectorParams serve (face_pipeline.params)
     detect_threads: int
     max_batch_size: int
     max_latency_ms: int
@@ -94,7 +92,6 @@ class Settings:
             ort_threads=_required_int("EMOTION_ORT_THREADS", 0),
             ort_spin=_bool("EMOTION_ORT_SPIN", False),
             opencv_threads=_required_int("EMOTION_OPENCV_THREADS", 0),
-            detect_max_side=_int("EMOTION_DETECT_MAX_SIDE", None, minimum=24),
             detect_threads=_required_int("EMOTION_DETECT_THREADS", min(4, os.cpu_count() or 1), minimum=1),
             max_batch_size=_required_int("EMOTION_MAX_BATCH_SIZE", 64, minimum=1),
             max_latency_ms=_required_int("EMOTION_MAX_LATENCY_MS", 1000, minimum=1),

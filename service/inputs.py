@@ -46,6 +46,13 @@ MinFaceSize = Annotated[
 WholeImageFallback = Annotated[
     bool, Field(description="When no face is found, classify the whole image as one face instead of returning none")
 ]
+Detector = Annotated[
+    Literal["viola-jones", "yunet"] | None,
+    Field(
+        description="Face detector for this request: 'yunet' (CNN, fast) or 'viola-jones' (the paper's); "
+        "default: the deployment's (EMOTION_DETECTOR)"
+    ),
+]
 Images = Annotated[
     list[Path],
     Field(min_length=1, max_length=SETTINGS.max_batch_images, description="Repeat the field once per image"),
@@ -112,6 +119,7 @@ class PredictInput(FormInput):
     max_faces: MaxFaces = 20
     min_face_size: MinFaceSize = None
     whole_image_fallback: WholeImageFallback = False
+    detector: Detector = None
 
 
 class AnnotateInput(PredictInput):
@@ -123,6 +131,7 @@ class BatchInput(FormInput):
     max_faces: MaxFaces = 20
     min_face_size: MinFaceSize = None
     whole_image_fallback: WholeImageFallback = False
+    detector: Detector = None
 
 
 class FacesInput(FormInput):

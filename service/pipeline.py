@@ -11,14 +11,14 @@ what it costs to hand faces to the classifier process (service/README.md, "Cross
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from face_pipeline import preprocess
 from face_pipeline.detect import Box
-from face_pipeline.params import FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams
+from face_pipeline.params import PreprocessParams, with_detector
 from face_pipeline.preprocess import resize_face
 from service.inputs import load_image
 
@@ -34,6 +34,7 @@ class Options:
     max_faces: int = 20
     min_face_size: int | None = None
     whole_image_fallback: bool = False
+    detector: str | None = None  # a name of face_pipeline.params.DETECTOR_PRESETS; None: the deployment's
 
 
 @dataclass(frozen=True)
@@ -51,21 +52,9 @@ class Detected:
         return int(self.rgb.shape[0])
 
 
-def served_params(params: PreprocessParams, detect_max_side: int | None, detector: str = "model") -> PreprocessParams:
-    """The model's parameters with the EMOTION_DETECTOR preset, then EMOTION_DETECT_MAX_SIDE, applied.
-
-    Only detection changes: margin, crop size and normalisation always come from the model.
-    """
-    presets = {"paper": PAPER_DETECTOR, "fast": FAST_DETECTOR}
-    if detector in presets:
-        params = replace(params, detector=presets[detector])
-    if detect_max_side is not None:
-        params = replace(params, detector=replace(params.detector, max_side=detect_max_side))
-    return params
-
-
 def face_crops(rgb: np.ndarray, params: PreprocessParams, options: Options) -> tuple[list[Box], np.ndarray]:
     """Boxes (largest first) and uint8 (N,S,S,3) crops, with the request's options."""
+    params = with_detector(params, options.detector)
     return preprocess.face_crops(rgb, params, options.max_faces, options.min_face_size, options.whole_image_fallback)
 
 

@@ -25,7 +25,7 @@ from bentoml.validators import ContentType
 from starlette.responses import JSONResponse, Response
 
 from face_pipeline.image_io import ImageError
-from face_pipeline.params import PreprocessParams
+from face_pipeline.params import PreprocessParams, with_detector
 from service import pipeline, schemas
 from service.config import SETTINGS
 from service.draw import annotate, encode
@@ -134,12 +134,12 @@ class EmotionService:
 
     @bentoml.api(input_spec=PredictInput, output_spec=PredictResponse)
     async def predict(
-        self, image: Path, max_faces: int, min_face_size: int | None, whole_image_fallback: bool
+        self, image: Path, max_faces: int, min_face_size: int | None, whole_image_fallback: bool, detector: str | None
     ) -> PredictResponse | JSONResponse:
         """Every face in one image, largest first, with its emotion."""
         try:
             info, _, result = await self._analyse(
-                image, pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+                image, pipeline.Options(max_faces, min_face_size, whole_image_fallback, detector)
             )
         except ImageError as exc:
             return error_response(exc)
@@ -147,11 +147,16 @@ class EmotionService:
 
     @bentoml.api(input_spec=BatchInput, output_spec=BatchResponse)
     async def predict_batch(
-        self, images: list[Path], max_faces: int, min_face_size: int | None, whole_image_fallback: bool
+        self,
+        images: list[Path],
+        max_faces: int,
+        min_face_size: int | None,
+        whole_image_fallback: bool,
+        detector: str | None,
     ) -> BatchResponse:
         """/predict for several images at once; a bad image gets an error in its own slot."""
         info, params = await self._served()
-        options = pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+        options = pipeline.Options(max_faces, min_face_size, whole_image_fallback, detector)
         found = await asyncio.gather(*(self._try(pipeline.detect, p, params, options, self.limits) for p in images))
         ok = [f for f in found if not isinstance(f, ImageError)]
         # One round trip to the classifier for all the faces of all the images.
@@ -182,12 +187,18 @@ class EmotionService:
 
     @bentoml.api(input_spec=AnnotateInput, output_spec=bentoml.IODescriptor.from_output(_image_file))
     async def annotate(
-        self, image: Path, max_faces: int, min_face_size: int | None, whole_image_fallback: bool, format: str
+        self,
+        image: Path,
+        max_faces: int,
+        min_face_size: int | None,
+        whole_image_fallback: bool,
+        detector: str | None,
+        format: str,
     ) -> Response:
         """The image with every face boxed and labelled 'Emotion confidence', as JPEG or PNG."""
         try:
             info, found, result = await self._analyse(
-                image, pipeline.Options(max_faces, min_face_size, whole_image_fallback)
+                image, pipeline.Options(max_faces, min_face_size, whole_image_fallback, detector)
             )
         except ImageError as exc:
             return error_response(exc)
@@ -218,9 +229,7 @@ class EmotionService:
             except Exception as exc:
                 # The cause (a path, a parse error) goes to the log, not to clients.
                 raise ServiceUnavailable("the model is not loaded; the server log says why") from exc
-            params = pipeline.served_params(
-                PreprocessParams.from_dict(info.preprocess), SETTINGS.detect_max_side, SETTINGS.detector
-            )
+            params = with_detector(PreprocessParams.from_dict(info.preprocess), SETTINGS.detector)
             self.served = (ModelInfo(**{**info.model_dump(), "preprocess": params.to_dict()}), params)
             logger.info("Serving %s %s with %s", info.name, info.version, params)
         return self.served

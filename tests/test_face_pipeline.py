@@ -206,3 +206,21 @@ def test_metadata_round_trip_and_missing_keys() -> None:
     assert params_from_metadata(props) == params
     with pytest.raises(ModelMetadataError):
         params_from_metadata({})
+
+
+def test_grayscale_normalisation_puts_the_luma_in_every_channel() -> None:
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (2, 8, 8, 3), dtype=np.uint8)
+    params = PreprocessParams(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), grayscale=True)
+    out = normalize(crops, params)
+    luma = crops.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    expected = (luma - 127.5) / 63.75
+    for channel in range(3):
+        np.testing.assert_allclose(out[:, channel], expected, rtol=1e-5, atol=1e-5)
+    # The grey value OpenCV computes for the same pixels (to within its integer rounding).
+    grey = cv2.cvtColor(crops[0], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    np.testing.assert_allclose(out[0, 0] * 63.75 + 127.5, grey, atol=0.51)
+    assert PreprocessParams.from_dict(params.to_dict()) == params
+    old = params.to_dict()
+    del old["grayscale"]  # metadata of models exported before the field existed
+    assert PreprocessParams.from_dict(old).grayscale is False

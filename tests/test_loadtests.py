@@ -68,7 +68,7 @@ def test_locustfile_imports_and_defines_the_mix() -> None:
 
 
 def test_a_scenarios_client_settings_reach_locust_and_its_bodies(tmp_path: Path) -> None:
-    scenario = parse_scenario("largest:EMOTION_DETECTOR=paper,LOADTEST_MAX_FACES=1")
+    scenario = parse_scenario("largest:EMOTION_DETECTOR=viola-jones,LOADTEST_MAX_FACES=1")
     args = build_parser().parse_args(["--name", "t"])
     env = client_env(scenario, args, tmp_path)
     assert env["LOADTEST_MAX_FACES"] == "1" and env["LOADTEST_PROFILE"] == "mixed"
@@ -91,9 +91,9 @@ def test_a_scenarios_client_settings_reach_locust_and_its_bodies(tmp_path: Path)
 
 
 def test_scenario_parsing() -> None:
-    s = parse_scenario("paper:EMOTION_DETECT_MAX_SIDE=1280,EMOTION_MAX_BATCH_SIZE=1")
+    s = parse_scenario("paper:EMOTION_DETECTOR=viola-jones,EMOTION_MAX_BATCH_SIZE=1")
     assert s.name == "paper"
-    assert s.env == {"EMOTION_DETECT_MAX_SIDE": "1280", "EMOTION_MAX_BATCH_SIZE": "1"}
+    assert s.env == {"EMOTION_DETECTOR": "viola-jones", "EMOTION_MAX_BATCH_SIZE": "1"}
     assert parse_scenario("plain").env == {}
 
 

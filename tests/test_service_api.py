@@ -86,6 +86,36 @@ def test_predict_options(server: Server, two_faces_jpg: bytes, no_face_jpg: byte
     assert body["faces"][0]["box"] == {"x": 0, "y": 0, "width": body["width"], "height": body["height"]}
 
 
+def test_each_detector_per_request(server: Server, two_faces_jpg: bytes, no_face_jpg: bytes) -> None:
+    answers = {}
+    for detector in ("viola-jones", "yunet"):
+        status, body = predict(server, two_faces_jpg, detector=detector)
+        assert status == 200, body
+        assert len(body["faces"]) == 2 and body["faces"][0]["box"]["x"] > 192
+        for face in body["faces"]:
+            check_face(face, 448, 256)
+        answers[detector] = body["faces"]
+        status, body = predict(server, no_face_jpg, detector=detector)
+        assert status == 200 and body["faces"] == []
+    # Both boxes framed alike: the same faces, boxes within a few pixels.
+    for vj, yu in zip(answers["viola-jones"], answers["yunet"], strict=True):
+        assert abs(vj["box"]["x"] - yu["box"]["x"]) < 8 and abs(vj["box"]["width"] - yu["box"]["width"]) < 8
+    batch = server.client.post(
+        "/predict_batch", files=[("images", ("a.jpg", two_faces_jpg))], data={"detector": "yunet"}
+    )
+    assert batch.status_code == 200 and batch.json()["results"][0]["result"]["faces"] == answers["yunet"]
+    png = server.client.post("/annotate", files={"image": ("a.jpg", two_faces_jpg)}, data={"detector": "yunet"})
+    assert png.status_code == 200 and png.headers["content-type"] == "image/jpeg"
+
+
+def test_unknown_detector_is_a_clear_400(server: Server, face_jpg: bytes) -> None:
+    for path in ("/predict", "/annotate"):
+        response = server.client.post(path, files={"image": ("x.jpg", face_jpg)}, data={"detector": "turbo"})
+        assert response.status_code == 400, response.text
+        detail = str(response.json()["detail"])
+        assert "detector" in detail and "viola-jones" in detail and "yunet" in detail
+
+
 def test_largest_face_only_is_the_full_answers_first(server: Server, two_faces_jpg: bytes) -> None:
     # The body exactly as the load test sends it (loadtests.images.multipart), options included.
     from loadtests.images import CONTENT_TYPE, multipart

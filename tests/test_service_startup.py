@@ -25,7 +25,7 @@ def tuned(servers: Servers, model_path: Path) -> Server:
     return servers.start(
         {
             "EMOTION_MODEL_PATH": str(model_path),
-            "EMOTION_DETECT_MAX_SIDE": "360",
+            "EMOTION_DETECTOR": "yunet",
             "EMOTION_MAX_BATCH_SIZE": "1",
             "EMOTION_MAX_UPLOAD_BYTES": "100000",
             "EMOTION_MAX_PIXELS": "150000",
@@ -37,7 +37,7 @@ def tuned(servers: Servers, model_path: Path) -> Server:
 
 def test_detector_knob_and_unbatched_classifier(tuned: Server, two_faces_jpg: bytes) -> None:
     info = tuned.client.get("/model").json()
-    assert info["preprocess"]["detector"]["max_side"] == 360  # the model says 1280
+    assert info["preprocess"]["detector"]["kind"] == "yunet"  # the model says viola-jones
     response = tuned.client.post("/predict", files={"image": ("x.jpg", two_faces_jpg)})
     assert response.status_code == 200, response.text
     assert len(response.json()["faces"]) >= 1
@@ -89,10 +89,10 @@ def test_classify_in_api_gives_the_same_answers_without_a_classifier_process(
 ) -> None:
     from face_pipeline import decode_image
     from service.model import load_model
-    from service.pipeline import Options, face_crops, served_params
+    from service.pipeline import Options, face_crops
 
     model = load_model(model_path, "cpu")
-    params = served_params(model.params, None)
+    params = model.params
     boxes, crops = face_crops(decode_image(two_faces_jpg), params, Options())
     expected = model.predict_crops(crops)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,11 @@ from onnx import TensorProto, helper
 
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams, decode_image, face_tensors
 from face_pipeline.metadata import metadata_props
+from face_pipeline.params import with_detector
 from face_pipeline.preprocess import normalize
 from service.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
 from service.model import CPU, CUDA, EmotionModel, ModelLoadError, cuda_available, load_model, padded_batch_size
-from service.pipeline import Options, face_crops, served_params
+from service.pipeline import Options, face_crops
 
 
 def test_serving_never_imports_torch() -> None:
@@ -39,16 +39,16 @@ def test_default_model_path_does_not_depend_on_the_working_directory(
 
 
 def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("EMOTION_DETECT_MAX_SIDE", "EMOTION_MAX_BATCH_SIZE", "EMOTION_MAX_UPLOAD_BYTES", "EMOTION_DEVICE"):
+    for name in ("EMOTION_DETECTOR", "EMOTION_MAX_BATCH_SIZE", "EMOTION_MAX_UPLOAD_BYTES", "EMOTION_DEVICE"):
         monkeypatch.delenv(name, raising=False)
     defaults = Settings.from_env()
-    assert defaults.detect_max_side is None and defaults.device == "auto"
+    assert defaults.detector == "model" and defaults.device == "auto"
     assert defaults.max_batch_size == 64 and defaults.max_upload_bytes == 20 * 1024 * 1024
     assert defaults.max_pixels == 40_000_000
-    monkeypatch.setenv("EMOTION_DETECT_MAX_SIDE", "360")
+    monkeypatch.setenv("EMOTION_DETECTOR", "viola-jones")
     monkeypatch.setenv("EMOTION_MAX_BATCH_SIZE", "1")
     overridden = Settings.from_env()
-    assert overridden.detect_max_side == 360 and overridden.max_batch_size == 1
+    assert overridden.detector == "viola-jones" and overridden.max_batch_size == 1
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,6 @@ def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> Non
     [
         ("EMOTION_MAX_BATCH_SIZE", "lots", "not an integer"),
         ("EMOTION_MAX_BATCH_SIZE", "0", "below the minimum"),
-        ("EMOTION_DETECT_MAX_SIDE", "10", "below the minimum"),
         ("EMOTION_DEVICE", "tpu", "auto, cpu or cuda"),
         ("EMOTION_CLASSIFY_IN_API", "maybe", "use 1 or 0"),
         ("EMOTION_ORT_SPIN", "2", "use 1 or 0"),
@@ -69,17 +68,16 @@ def test_bad_settings_say_which_variable(monkeypatch: pytest.MonkeyPatch, name: 
     assert words in str(raised.value)
 
 
-def test_served_params_apply_the_detector_knob() -> None:
-    params = PreprocessParams()
-    assert served_params(params, None) is params
-    fast = served_params(params, 360)
-    assert fast.detector.max_side == 360 and fast.detector.min_size == params.detector.min_size
-    assert fast.input_size == params.input_size and fast.mean == params.mean
-    custom = PreprocessParams(mean=(0.1, 0.2, 0.3), margin_px=12)
-    preset = served_params(custom, None, "fast")
-    assert preset.detector == FAST_DETECTOR and preset.mean == custom.mean and preset.margin_px == 12
-    assert served_params(custom, 500, "paper").detector == replace(PAPER_DETECTOR, max_side=500)
-    assert served_params(custom, None, "model") is custom
+def test_request_detector_overrides_the_deployments() -> None:
+    rgb = decode_image((FIXTURES / "two_faces.jpg").read_bytes())
+    params = PreprocessParams(detector=FAST_DETECTOR)
+    default_boxes, _ = face_crops(rgb, params, Options())
+    assert default_boxes == face_crops(rgb, with_detector(params, "fast"), Options())[0]
+    for name in ("viola-jones", "yunet"):
+        boxes, crops = face_crops(rgb, params, Options(detector=name))
+        expected_boxes, expected = face_tensors(rgb, with_detector(params, name))
+        assert boxes == expected_boxes and np.array_equal(normalize(crops, params), expected)
+    assert with_detector(params, "viola-jones").detector == PAPER_DETECTOR
 
 
 def test_unknown_detector_preset_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

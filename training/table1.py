@@ -13,18 +13,12 @@ import cv2
 import numpy as np
 
 from face_pipeline import EMOTIONS, FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams
+from face_pipeline.params import YUNET, YUNET_DETECTOR
 from training.crops import CropSet, build_crops
-from training.sfew import MANIFEST_PATH, check_data_matches, read_manifest
+from training.false_positives import FALSE_POSITIVES_PATH, PATHS, reviewed_false_positives
+from training.sfew import check_data_matches, read_manifest
 
-FALSE_POSITIVES_PATH = MANIFEST_PATH.parent / "false_positives.txt"
-
-
-def reviewed_false_positives() -> set[str]:
-    """Frame names (relpath) whose largest box a person judged not to be a face."""
-    if not FALSE_POSITIVES_PATH.exists():
-        return set()
-    lines = FALSE_POSITIVES_PATH.read_text().splitlines()
-    return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
+YUNET_FP_NAME = PATHS[YUNET].name
 
 
 def doubtful(crops: CropSet) -> np.ndarray:
@@ -36,8 +30,11 @@ def is_reviewed_false_positive(crops: CropSet, reviewed: set[str]) -> np.ndarray
     return np.array([s.relpath in reviewed for s in crops.samples])
 
 
-def table1_rows(crops: CropSet, is_fp: np.ndarray, auto: np.ndarray) -> list[dict]:
-    """Per class: frames, detections, doubtful boxes (auto), reviewed false positives, usable faces."""
+def table1_rows(
+    crops: CropSet, is_fp: np.ndarray, auto: np.ndarray, yunet: CropSet, yunet_fp: np.ndarray
+) -> list[dict]:
+    """Per class: frames, detections, doubtful boxes (auto), reviewed false positives, usable faces,
+    then the same counts for YuNet."""
     rows = []
     for label, name in enumerate(EMOTIONS):
         mask = np.array([s.label == label for s in crops.samples])
@@ -55,6 +52,11 @@ def table1_rows(crops: CropSet, is_fp: np.ndarray, auto: np.ndarray) -> list[dic
             for side in ("train", "test"):
                 sel = np.array([s.split(split) == side for s in crops.samples])
                 row[f"{split}_{side}_faces"] = int((mask & sel & crops.detected & ~is_fp).sum())
+        row["yunet_detected"] = int((mask & yunet.detected).sum())
+        row["yunet_several_boxes"] = int((mask & (yunet.n_boxes > 1)).sum())
+        row["yunet_no_box"] = int((mask & ~yunet.detected).sum())
+        row["yunet_reviewed_false_positives"] = int((mask & yunet_fp).sum())
+        row["yunet_faces_without_fp"] = int((mask & yunet.detected & ~yunet_fp).sum())
         rows.append(row)
     total = {"class": "Total"}
     for key in rows[0]:
@@ -64,9 +66,10 @@ def table1_rows(crops: CropSet, is_fp: np.ndarray, auto: np.ndarray) -> list[dic
     return rows
 
 
-def contact_sheet(crops: CropSet, label: int, flagged: np.ndarray, reviewed: set[str], tile: int = 80) -> np.ndarray:
-    idx = [i for i, s in enumerate(crops.samples) if s.label == label and crops.detected[i]]
-    cols = 12
+def contact_sheet(
+    crops: CropSet, idx: list[int], flagged: np.ndarray, reviewed: set[str], tile: int = 80, cols: int = 12
+) -> np.ndarray:
+    """The crops ``idx`` in a grid, numbered by manifest row; reviewed false positives crossed, flagged framed red."""
     rows = max(1, (len(idx) + cols - 1) // cols)
     sheet = np.full((rows * (tile + 14), cols * tile, 3), 255, np.uint8)
     for k, i in enumerate(idx):
@@ -97,7 +100,10 @@ def write_table1(root: Path, out: Path) -> CropSet:
     reviewed = reviewed_false_positives()
     is_fp = is_reviewed_false_positive(crops, reviewed)
     auto = doubtful(crops)
-    rows = table1_rows(crops, is_fp, auto)
+    yunet = build_crops(root, samples, PreprocessParams(detector=YUNET_DETECTOR))
+    yunet_reviewed = reviewed_false_positives(YUNET)
+    yunet_fp = is_reviewed_false_positive(yunet, yunet_reviewed)
+    rows = table1_rows(crops, is_fp, auto, yunet, yunet_fp)
     out.mkdir(parents=True, exist_ok=True)
     agree = crops.fast_iou[crops.detected]
     summary = {
@@ -123,6 +129,11 @@ def write_table1(root: Path, out: Path) -> CropSet:
         "(IoU >= 0.5) on "
         f"{100 * summary['fast_detector_agreement']['largest_box_iou_ge_0.5']:.1f}% of the "
         f"{summary['fast_detector_agreement']['frames_with_paper_face']} frames with a face.\n"
+        f"\nYuNet ({json.dumps(YUNET_DETECTOR.to_dict())}) finds a face in "
+        f"{rows[-1]['yunet_detected']} frames ({rows[-1]['yunet_several_boxes']} with several, "
+        f"{rows[-1]['yunet_no_box']} with none); {rows[-1]['yunet_reviewed_false_positives']} of its largest boxes "
+        f"are not usable faces (`{YUNET_FP_NAME}`, reviewed on `contact_yunet_vj_missed.jpg`: every frame where "
+        f"Viola-Jones has no usable face), leaving {rows[-1]['yunet_faces_without_fp']} faces.\n"
         f"\nThe automatic check flags {int(auto.sum())} boxes; {int((auto & is_fp).sum())} of the "
         f"{int(is_fp.sum())} reviewed false positives are among them (it catches "
         f"{100 * (auto & is_fp).sum() / max(1, is_fp.sum()):.0f}% of them, and "
@@ -130,10 +141,18 @@ def write_table1(root: Path, out: Path) -> CropSet:
         "so it is a review aid, not a replacement for the reviewed list.\n"
     )
     (out / "table1.md").write_text("# Table 1: SFEW 675 face detection\n\n" + to_markdown(rows) + note)
-    for label, name in enumerate(EMOTIONS):
-        sheet = contact_sheet(crops, label, auto, reviewed)
-        cv2.imwrite(
-            str(out / f"contact_{name}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+    sheets = {
+        f"contact_{name}.jpg": contact_sheet(
+            crops, [i for i, s in enumerate(samples) if s.label == label and crops.detected[i]], auto, reviewed
         )
+        for label, name in enumerate(EMOTIONS)
+    }
+    # YuNet's largest box wherever Viola-Jones has no usable face: where its false positives would hide.
+    vj_missed = [i for i in range(len(samples)) if yunet.detected[i] and not (crops.detected[i] and not is_fp[i])]
+    sheets["contact_yunet_vj_missed.jpg"] = contact_sheet(
+        yunet, vj_missed, np.zeros(len(samples), bool), yunet_reviewed, cols=16
+    )
+    for name, sheet in sheets.items():
+        cv2.imwrite(str(out / name), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     print(to_markdown(rows) + note)
     return crops

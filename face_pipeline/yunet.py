@@ -1,0 +1,86 @@
+"""YuNet face detection (OpenCV's ``FaceDetectorYN``), with boxes mapped to Viola-Jones framing.
+
+The ONNX file is vendored in ``face_pipeline/weights/`` and checked against its sha256 before
+OpenCV sees a byte of it; the checked bytes are the ones loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from face_pipeline.params import DetectorParams
+
+YUNET_PATH = Path(__file__).parent / "weights" / "face_detection_yunet_2026may.onnx"
+YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
+NMS_THRESHOLD = 0.3
+TOP_K = 5000
+
+
+class DetectorFileError(RuntimeError):
+    """The vendored detector file is missing or not the file it should be."""
+
+
+@cache
+def yunet_bytes(path: Path = YUNET_PATH, sha256: str = YUNET_SHA256) -> bytes:
+    """The model file's bytes, once per process, refused unless the checksum matches."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DetectorFileError(f"the YuNet model {path} cannot be read: {exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise DetectorFileError(f"the YuNet model {path} has sha256 {digest}, expected {sha256}: the file is damaged")
+    return data
+
+
+# A FaceDetectorYN holds per-input-size state, so each thread keeps its own per threshold.
+_local = threading.local()
+
+
+def _detector(score_threshold: float, width: int, height: int) -> cv2.FaceDetectorYN:
+    cache_: dict[float, cv2.FaceDetectorYN] = _local.__dict__.setdefault("yunet", {})
+    if score_threshold not in cache_:
+        model = np.frombuffer(yunet_bytes(), np.uint8)
+        cache_[score_threshold] = cv2.FaceDetectorYN.create(
+            "onnx", model, np.empty(0, np.uint8), (width, height), score_threshold, NMS_THRESHOLD, TOP_K
+        )
+    detector = cache_[score_threshold]
+    detector.setInputSize((width, height))
+    return detector
+
+
+def yunet_raw(rgb: np.ndarray, params: DetectorParams) -> np.ndarray:
+    """YuNet's own detections in original pixels: (N, 15) rows of x, y, w, h, 5 landmarks, score."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, params.max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    _, faces = _detector(params.score_threshold, bgr.shape[1], bgr.shape[0]).detect(bgr)
+    if faces is None:
+        return np.empty((0, 15), np.float32)
+    faces = faces.copy()
+    faces[:, :14] /= scale
+    return faces
+
+
+def mapped_boxes(raw: np.ndarray, params: DetectorParams, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """YuNet boxes -> the square box Viola-Jones would draw around the same face, clamped to the image."""
+    out = []
+    for x, y, w, h in raw[:, :4]:
+        side = params.box_scale * math.sqrt(max(w, 0.0) * max(h, 0.0))
+        cx = x + w / 2 + params.box_dx * w
+        cy = y + h / 2 + params.box_dy * h
+        x0, y0 = max(0, round(cx - side / 2)), max(0, round(cy - side / 2))
+        x1, y1 = min(width, round(cx + side / 2)), min(height, round(cy + side / 2))
+        if x1 > x0 and y1 > y0:
+            out.append((x0, y0, x1 - x0, y1 - y0))
+    return out

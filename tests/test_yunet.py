@@ -1,0 +1,80 @@
+"""YuNet in the face pipeline: the vendored file, its checksum, the box mapping, the detector choice."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from face_pipeline import PAPER_DETECTOR, PreprocessParams, detect_faces, face_crops, grow_box, iou, read_image_file
+from face_pipeline.params import YUNET, YUNET_DETECTOR, with_detector
+from face_pipeline.yunet import YUNET_PATH, YUNET_SHA256, DetectorFileError, mapped_boxes, yunet_bytes
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(("name", "faces"), [("astronaut.png", 1), ("two_faces.jpg", 2), ("no_face.jpg", 0)])
+def test_yunet_finds_the_fixture_faces_where_viola_jones_does(name: str, faces: int) -> None:
+    rgb = read_image_file(str(FIXTURES / name))
+    found = detect_faces(rgb, YUNET_DETECTOR)
+    paper = detect_faces(rgb, PAPER_DETECTOR)
+    assert len(found) == len(paper) == faces
+    assert found == sorted(found, key=lambda b: -b.area)  # largest first
+    for mine, theirs in zip(found, paper, strict=True):  # mapped to Viola-Jones framing: the same face
+        assert iou(mine, theirs) > 0.6
+
+
+def test_limit_and_min_size() -> None:
+    rgb = read_image_file(str(FIXTURES / "two_faces.jpg"))
+    both = detect_faces(rgb, YUNET_DETECTOR)
+    assert detect_faces(rgb, YUNET_DETECTOR, limit=1) == both[:1]
+    assert detect_faces(rgb, YUNET_DETECTOR, min_size=both[1].width + 1) == both[:1]
+
+
+def test_box_mapping_makes_a_square_scaled_and_shifted_box() -> None:
+    raw = np.array([[100.0, 50.0, 40.0, 90.0] + [0.0] * 11], np.float32)  # x, y, w, h of a tall YuNet box
+    params = replace(YUNET_DETECTOR, box_scale=1.5, box_dx=0.25, box_dy=-0.1)
+    ((x, y, w, h),) = mapped_boxes(raw, params, 1000, 1000)
+    side = 1.5 * math.sqrt(40 * 90)
+    cx, cy = 120 + 0.25 * 40, 95 - 0.1 * 90
+    assert abs(w - side) <= 1 and abs(h - side) <= 1
+    assert abs(x + w / 2 - cx) <= 1 and abs(y + h / 2 - cy) <= 1
+    # Clamped to the image.
+    ((x, y, w, h),) = mapped_boxes(raw, params, 130, 80)
+    assert x >= 0 and y >= 0 and x + w <= 130 and y + h <= 80
+
+
+def test_checksum_refuses_a_damaged_model_file(tmp_path: Path) -> None:
+    assert len(yunet_bytes()) == YUNET_PATH.stat().st_size == 229_738
+    damaged = tmp_path / "yunet.onnx"
+    data = bytearray(YUNET_PATH.read_bytes())
+    data[1000] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(DetectorFileError, match="expected " + YUNET_SHA256):
+        yunet_bytes(damaged)
+    with pytest.raises(DetectorFileError, match="cannot be read"):
+        yunet_bytes(tmp_path / "missing.onnx")
+
+
+def test_with_detector_changes_only_detection() -> None:
+    params = PreprocessParams(mean=(0.1, 0.2, 0.3), margin_px=12, grayscale=True)
+    yunet = with_detector(params, "yunet")
+    assert yunet.detector.kind == YUNET and replace(yunet, detector=params.detector) == params
+    assert with_detector(params, None) is params and with_detector(params, "model") is params
+    assert with_detector(yunet, "viola-jones").detector == PAPER_DETECTOR
+    with pytest.raises(ValueError, match="unknown detector 'turbo'"):
+        with_detector(params, "turbo")
+
+
+def test_a_face_becomes_the_same_kind_of_crop_whichever_detector_found_it() -> None:
+    rgb = read_image_file(str(FIXTURES / "astronaut.png"))
+    params = PreprocessParams(input_size=64)
+    (vj_box,), vj = face_crops(rgb, params)
+    (yu_box,), yu = face_crops(rgb, with_detector(params, "yunet"))
+    assert vj.shape == yu.shape == (1, 64, 64, 3)
+    # Same framing: the regions cut out (box plus margin) nearly coincide, and are squares of similar size.
+    vj_cut, yu_cut = (grow_box(b, params.margin_px, 256, 256) for b in (vj_box, yu_box))
+    assert iou(vj_cut, yu_cut) > 0.75 and abs(vj_cut.width - yu_cut.width) <= 0.1 * vj_cut.width
