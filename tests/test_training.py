@@ -29,7 +29,16 @@ def tiny_split(n: int, size: int, seed: int) -> Split:
 
 
 @pytest.mark.parametrize(
-    "preset", ["paper-basecnn", "paper-resnet18", "tuned-mobilenet", "tuned-mobilenet-frozen", "cascade-mobilenet"]
+    "preset",
+    [
+        "paper-basecnn",
+        "paper-resnet18",
+        "tuned-mobilenet",
+        "tuned-mobilenet-frozen",
+        "fer-stage-mobilenet",
+        "tuned-resnet18-fer",
+        "cascade-mobilenet",
+    ],
 )
 def test_each_model_trains_a_step(preset: str, tmp_path: Path) -> None:
     config = make_config(preset, init="none", epochs=1, batch_size=7, input_size=64, extra_per_epoch=0)
@@ -134,3 +143,26 @@ def test_sweep_refuses_unknown_step_names(tmp_path: Path) -> None:
 
     with pytest.raises(SystemExit, match=r"unknown sweep step.*tuned-mobilenet-flim.*steps: "):
         run_sweep(tmp_path, tmp_path, only=["tuned-mobilenet-flim"])
+
+
+def test_robust_augmentation_is_per_image_seeded_and_ends_at_the_input_size() -> None:
+    from training.augment import robust
+
+    crops = tiny_split(16, 48, 0).crops
+    out = robust(crops, 64, torch.Generator().manual_seed(1))
+    assert out.shape == (16, 64, 64, 3) and out.dtype == np.uint8
+    assert np.array_equal(out, robust(crops, 64, torch.Generator().manual_seed(1)))
+    assert not np.array_equal(out, robust(crops, 64, torch.Generator().manual_seed(2)))
+    # One draw per image: the same image twice in a batch comes out differently.
+    twins = robust(np.repeat(crops[:1], 2, axis=0), 64, torch.Generator().manual_seed(3))
+    assert not np.array_equal(twins[0], twins[1])
+
+
+def test_onecycle_warms_up_then_decays_to_zero() -> None:
+    from training.loop import lr_at
+
+    config = make_config("fer-stage-mobilenet")
+    lrs = [lr_at(config, step, 100) for step in range(100)]
+    assert lrs[0] < lrs[5] < lrs[9] == pytest.approx(config.lr)
+    assert max(lrs) == pytest.approx(config.lr) and lrs[-1] < 0.01 * config.lr
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))

@@ -30,6 +30,25 @@ def _cmd_table1(args: argparse.Namespace) -> None:
     write_table1(args.data / "images", args.out)
 
 
+def _cmd_fer_split(args: argparse.Namespace) -> None:
+    from training.fer2013 import VAL_MANIFEST, write_val_manifest
+
+    val = write_val_manifest(args.fer)
+    print(f"wrote {VAL_MANIFEST}: {len(val)} held-out images")
+
+
+def _cmd_box_map(args: argparse.Namespace) -> None:
+    from training.box_map import fit_box_map
+
+    fit_box_map(args.data / "images", args.out)
+
+
+def _cmd_end_to_end(args: argparse.Namespace) -> None:
+    from training.end_to_end import end_to_end
+
+    end_to_end(args.data / "images", args.model, args.out)
+
+
 def _seeds(text: str) -> list[int]:
     if "-" in text:
         lo, hi = text.split("-")
@@ -81,7 +100,7 @@ def _cmd_table2(args: argparse.Namespace) -> None:
 def _cmd_export(args: argparse.Namespace) -> None:
     from training.ship import ship
 
-    ship(args.run, args.out)
+    ship(args.run, args.out, args.fer, args.data / "images")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,6 +116,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
     p.add_argument("--out", type=Path, default=Path("reports/table1"))
     p.set_defaults(func=_cmd_table1)
+
+    p = sub.add_parser("fer-split", help="rewrite the FER-2013 held-out manifest (10%% of each class)")
+    p.add_argument("--fer", type=Path, default=DEFAULT_FER, help="FER-2013 train folder: <class>/*.png")
+    p.set_defaults(func=_cmd_fer_split)
+
+    p = sub.add_parser("box-map", help="fit the YuNet -> Viola-Jones box mapping on SFEW and measure it")
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--out", type=Path, default=Path("reports/detectors"))
+    p.set_defaults(func=_cmd_box_map)
+
+    p = sub.add_parser("end-to-end", help="the shipped model on SFEW test frames, per detector, as /predict runs")
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--model", type=Path, default=Path("models/face_emotion.onnx"))
+    p.add_argument("--out", type=Path, default=Path("reports/detectors"))
+    p.set_defaults(func=_cmd_end_to_end)
 
     p = sub.add_parser("train", help="SFEW trials of one preset (resumable: finished seeds are skipped)")
     p.add_argument("--preset", required=True)
@@ -132,8 +166,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_table2)
 
     p = sub.add_parser("export", help="export a finished trial to ONNX with its metadata (the shipped model)")
-    p.add_argument("--run", type=Path, default=Path("runs/cascade-mobilenet/random/seed0"))
+    p.add_argument("--run", type=Path, default=Path("runs/cascade-mobilenet-both/random/seed0"))
     p.add_argument("--out", type=Path, default=Path("models/face_emotion.onnx"))
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW folder (with images/): calibration report")
+    p.add_argument("--fer", type=Path, default=DEFAULT_FER, help="FER-2013 train folder: the held-out part")
     p.set_defaults(func=_cmd_export)
 
     args = parser.parse_args(argv)

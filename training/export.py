@@ -33,9 +33,10 @@ def export_onnx(
     model_version: str,
     provenance: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    temperature: float = 1.0,
 ) -> float:
     """Write the ONNX file; return the worst torch-vs-onnxruntime difference seen."""
-    wrapped = Probabilities(net).eval()
+    wrapped = Probabilities(net, temperature).eval()
     size = params.input_size
     example = torch.zeros(1, 3, size, size)
     buffer = io.BytesIO()
@@ -52,7 +53,7 @@ def export_onnx(
         dynamo=False,
     )
     model = onnx.load_from_string(buffer.getvalue())
-    props = metadata_props(params, model_name, model_version, provenance, metrics)
+    props = metadata_props(params, model_name, model_version, provenance, metrics, temperature)
     onnx.helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     path.parent.mkdir(parents=True, exist_ok=True)

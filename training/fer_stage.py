@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from face_pipeline import PreprocessParams
-from training.fer2013 import load_fer, resized
+from training.fer2013 import load_fer
 from training.loop import fit
 from training.presets import channel_stats, make_config
 from training.sfew_trials import RUNS_DIR, git_commit
@@ -22,9 +22,10 @@ def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: s
         return model_path
     config = make_config(preset)
     train, val = load_fer(fer_root)
-    train, val = resized(train, config.input_size), resized(val, config.input_size)
+    # Training crops stay at 48 px (the augmentation resizes them); validation takes the serving path.
+    val = val.resized(config.input_size)
     mean, std = channel_stats(train.crops[::10])
-    params = PreprocessParams(input_size=config.input_size, mean=mean, std=std)
+    params = PreprocessParams(input_size=config.input_size, mean=mean, std=std, grayscale=config.grayscale)
     result = fit(config, params, train, {"val": val}, seed, device, checkpoint=out / "checkpoint.pt", desc=preset)
     record = {
         "preset": preset,

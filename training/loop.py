@@ -1,4 +1,6 @@
-"""The training loop: SGD over uint8 face crops, evaluated every epoch, resumable."""
+"""The training loop, the torchvision way: ``train_one_epoch``, ``evaluate``, and ``fit`` that runs
+them with a resumable checkpoint. Inputs are uint8 face crops; every batch goes through the shared
+``face_pipeline.normalize``, exactly as in serving."""
 
 from __future__ import annotations
 
@@ -14,15 +16,12 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from face_pipeline import PreprocessParams
-from face_pipeline.preprocess import resize_face
+from training import augment
+from training.faces import Split
 from training.models import build_model, early_layers
 from training.presets import TrainConfig, to_input, train_augmentation
 
-
-@dataclass
-class Split:
-    crops: np.ndarray  # (N, S, S, 3) uint8
-    labels: np.ndarray  # (N,) int64
+__all__ = ["FitResult", "Split", "evaluate", "fit", "predict", "train_one_epoch"]
 
 
 @dataclass
@@ -39,23 +38,119 @@ def _loss(config: TrainConfig, output: torch.Tensor, target: torch.Tensor) -> to
 
 
 @torch.no_grad()
-def predict(net: nn.Module, crops: np.ndarray, params: PreprocessParams, device: str, batch: int = 128) -> np.ndarray:
-    """Class probabilities for uint8 crops, through the shared normalisation."""
+def logits(net: nn.Module, crops: np.ndarray, params: PreprocessParams, device: str, batch: int = 256) -> np.ndarray:
+    """Raw network outputs for uint8 crops, through the shared normalisation."""
     net.eval()
-    out = []
-    for start in range(0, len(crops), batch):
-        x = to_input(crops[start : start + batch], params).to(device)
-        out.append(torch.softmax(net(x), dim=1).cpu().numpy())
+    out = [net(to_input(crops[i : i + batch], params).to(device)).cpu().numpy() for i in range(0, len(crops), batch)]
     return np.concatenate(out) if out else np.empty((0, len(params.classes)), np.float32)
 
 
-def evaluate(net: nn.Module, split: Split, params: PreprocessParams, config: TrainConfig, device: str) -> dict:
+def predict(net: nn.Module, crops: np.ndarray, params: PreprocessParams, device: str) -> np.ndarray:
+    """Class probabilities for uint8 crops (softmax of ``logits``)."""
+    return torch.softmax(torch.from_numpy(logits(net, crops, params, device)), dim=1).numpy()
+
+
+def evaluate(net: nn.Module, split: Split, params: PreprocessParams, device: str) -> dict:
     probs = predict(net, split.crops, params, device)
-    target = torch.from_numpy(split.labels)
     p = torch.from_numpy(probs).clamp_min(1e-12)
-    loss = float(F.nll_loss(p.log(), target))
+    loss = float(F.nll_loss(p.log(), torch.from_numpy(split.labels)))
     pred = probs.argmax(1)
     return {"loss": loss, "acc": float((pred == split.labels).mean()), "pred": pred.tolist()}
+
+
+def make_optimizer(config: TrainConfig, net: nn.Module) -> torch.optim.Optimizer:
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
+    """constant; cosine to zero; or onecycle (linear warm-up over the first 10%, then cosine)."""
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+    if config.schedule == "onecycle":
+        warm = max(1, total_steps // 10)
+        if step < warm:
+            return config.lr * (step + 1) / warm
+        return config.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / (total_steps - warm)))
+    return config.lr
+
+
+def epoch_data(config: TrainConfig, train: Split, extra: Split | None, rng: np.random.Generator) -> Split:
+    """The main set plus this epoch's fresh sample of ``extra`` faces (resized to the main set's size)."""
+    if extra is None or not config.extra_per_epoch:
+        return train
+    pick = rng.choice(len(extra.labels), min(config.extra_per_epoch, len(extra.labels)), replace=False)
+    sample = Split(extra.crops[pick], extra.labels[pick]).resized(train.crops.shape[1])
+    return Split(np.concatenate([train.crops, sample.crops]), np.concatenate([train.labels, sample.labels]))
+
+
+def _augmented(config: TrainConfig, crops: np.ndarray, gen: torch.Generator) -> np.ndarray:
+    if config.augment == "robust":
+        return augment.robust(crops, config.input_size, gen)
+    if config.augment == "jitter":
+        # One draw per image: on a batched tensor v2 would share one draw across the batch.
+        jitter = train_augmentation(config.input_size)
+        images = torch.from_numpy(crops).permute(0, 3, 1, 2)
+        return torch.stack([jitter(image) for image in images]).permute(0, 2, 3, 1).contiguous().numpy()
+    return crops
+
+
+def train_one_epoch(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    params: PreprocessParams,
+    data: Split,
+    epoch: int,
+    rng: np.random.Generator,
+    gen: torch.Generator,
+    device: str,
+    desc: str,
+) -> dict:
+    net.train()
+    if config.freeze_early:  # frozen BatchNorm layers keep their ImageNet statistics
+        for module in early_layers(net, config.arch):
+            module.eval()
+    steps = math.ceil(len(data.labels) / config.batch_size)
+    order = rng.permutation(len(data.labels))
+    seen = correct = 0
+    loss_sum = 0.0
+    started = time.time()
+    bar = tqdm(
+        range(steps), desc=f"{desc} epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False, mininterval=10
+    )
+    for step in bar:
+        idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+        x = to_input(_augmented(config, data.crops[idx], gen), params).to(device, memory_format=torch.channels_last)
+        y = torch.from_numpy(data.labels[idx]).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(config, epoch * steps + step, config.epochs * steps)
+        output = net(x)
+        loss = _loss(config, output, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        seen += len(idx)
+        correct += int((output.argmax(1) == y).sum())
+        loss_sum += float(loss.detach()) * len(idx)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+    elapsed = time.time() - started
+    return {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / seen,
+        "train_acc": correct / seen,
+        "seconds": round(elapsed, 1),
+        "images_per_s": round(seen / elapsed, 1),
+    }
+
+
+def save_checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, history: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "history": history}, tmp)
+    tmp.replace(path)  # a session killed mid-write leaves the previous epoch's checkpoint intact
 
 
 def fit(
@@ -69,97 +164,34 @@ def fit(
     desc: str = "train",
     extra: Split | None = None,
 ) -> FitResult:
-    """Train from ``config``; if ``checkpoint`` exists, resume from its last finished epoch.
+    """Train from ``config``; if ``checkpoint`` exists, resume after its last finished epoch.
 
     With ``extra`` (e.g. FER-2013 faces), each epoch also trains on a fresh random sample of
-    ``config.extra_per_epoch`` of them, resized to the input size, so that the model keeps
-    what an earlier stage learnt while it adapts to the main set.
+    ``config.extra_per_epoch`` of them, so that the model keeps what an earlier stage learnt
+    while it adapts to the main set.
     """
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     net = build_model(config.arch, config.init, len(params.classes), config.input_size).to(device)
+    net = net.to(memory_format=torch.channels_last)
     if config.freeze_early:
         for module in early_layers(net, config.arch):
             module.requires_grad_(False)
-    trainable = [p for p in net.parameters() if p.requires_grad]
-    if config.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    n_extra = min(config.extra_per_epoch, len(extra.labels)) if extra is not None else 0
-    steps_per_epoch = math.ceil((len(train.labels) + n_extra) / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
-
-    def lr_at(step: int) -> float:
-        if config.schedule == "cosine":
-            return config.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-        return config.lr
-
+    optimizer = make_optimizer(config, net)
     result = FitResult(net)
-    start_epoch = 0
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         result.history = state["history"]
-        start_epoch = state["epoch"]
-        rng = np.random.default_rng([seed, start_epoch])
-        torch.manual_seed(seed + start_epoch)
-
-    augment = train_augmentation(config.input_size) if config.augment else None
-    for epoch in range(start_epoch, config.epochs):
-        net.train()
-        if config.freeze_early:  # frozen BatchNorm layers keep their ImageNet statistics
-            for module in early_layers(net, config.arch):
-                module.eval()
-        epoch_crops, epoch_labels = train.crops, train.labels
-        if n_extra:
-            pick = rng.choice(len(extra.labels), n_extra, replace=False)
-            sample = Split(extra.crops[pick], extra.labels[pick])
-            if sample.crops.shape[1] != config.input_size:
-                sample = Split(np.stack([resize_face(c, config.input_size) for c in sample.crops]), sample.labels)
-            epoch_crops = np.concatenate([train.crops, sample.crops])
-            epoch_labels = np.concatenate([train.labels, sample.labels])
-        order = rng.permutation(len(epoch_labels))
-        seen = correct = 0
-        loss_sum = 0.0
-        started = time.time()
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"{desc} epoch {epoch + 1}/{config.epochs}",
-            unit="batch",
-            leave=False,
-            mininterval=5,
-        )
-        for step in bar:
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            crops = epoch_crops[idx]
-            if augment is not None:
-                # One draw per image: on a batched tensor v2 would share one draw across the batch.
-                images = torch.from_numpy(crops).permute(0, 3, 1, 2)
-                crops = torch.stack([augment(image) for image in images]).permute(0, 2, 3, 1).contiguous().numpy()
-            x = to_input(crops, params).to(device)
-            y = torch.from_numpy(epoch_labels[idx]).to(device)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(epoch * steps_per_epoch + step)
-            output = net(x)
-            loss = _loss(config, output, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            seen += len(idx)
-            correct += int((output.argmax(1) == y).sum())
-            loss_sum += float(loss.detach()) * len(idx)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / seen,
-            "train_acc": correct / seen,
-            "seconds": round(time.time() - started, 1),
-            "images_per_s": round(seen / (time.time() - started), 1),
-        }
+    start = len(result.history)
+    for epoch in range(start, config.epochs):
+        # Seeded per epoch, so a resumed run draws what an uninterrupted one would have.
+        rng = np.random.default_rng([seed, epoch])
+        gen = torch.Generator().manual_seed(seed * 1000 + epoch)
+        data = epoch_data(config, train, extra, rng)
+        record = train_one_epoch(net, optimizer, config, params, data, epoch, rng, gen, device, desc)
         for name, split in evals.items():
-            scores = evaluate(net, split, params, config, device)
+            scores = evaluate(net, split, params, device)
             record[f"{name}_loss"], record[f"{name}_acc"] = scores["loss"], scores["acc"]
             result.predictions[name] = scores["pred"]
         result.history.append(record)
@@ -169,19 +201,8 @@ def fit(
             flush=True,
         )
         if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save(
-                {
-                    "model": net.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "epoch": epoch + 1,
-                    "history": result.history,
-                },
-                tmp,
-            )
-            tmp.replace(checkpoint)
-    if start_epoch >= config.epochs:  # resumed a finished run: predictions were not recomputed
+            save_checkpoint(checkpoint, net, optimizer, result.history)
+    if start >= config.epochs:  # resumed a finished run: predictions were not recomputed
         for name, split in evals.items():
-            result.predictions[name] = evaluate(net, split, params, config, device)["pred"]
+            result.predictions[name] = evaluate(net, split, params, device)["pred"]
     return result

@@ -96,11 +96,16 @@ def early_layers(model: nn.Module, arch: str) -> list[nn.Module]:
 
 
 class Probabilities(nn.Module):
-    """What is exported: class probabilities (softmax), whatever the network outputs."""
+    """What is exported: calibrated class probabilities, softmax(logits / temperature).
 
-    def __init__(self, net: nn.Module) -> None:
+    The temperature (``training.calibrate``) is folded into the graph, so every client of the ONNX
+    file gets calibrated confidences without knowing about it.
+    """
+
+    def __init__(self, net: nn.Module, temperature: float = 1.0) -> None:
         super().__init__()
         self.net = net
+        self.temperature = float(temperature)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x), dim=1)
+        return torch.softmax(self.net(x) / self.temperature, dim=1)

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from face_pipeline import PAPER_DETECTOR, PreprocessParams
+from face_pipeline import PreprocessParams
+from face_pipeline.params import DETECTOR_PRESETS, VIOLA_JONES, YUNET
 from training.crops import CropSet, build_crops
-from training.fer2013 import load_fer, resized
-from training.loop import Split, fit, predict
+from training.faces import Split
+from training.false_positives import reviewed_false_positives
+from training.fer2013 import load_fer
+from training.loop import fit, predict
 from training.presets import TrainConfig, channel_stats, make_config
 from training.sfew import check_data_matches, manifest_hash, read_manifest
-from training.table1 import reviewed_false_positives
 
 RUNS_DIR = Path("runs")
 
@@ -34,16 +37,20 @@ def git_commit() -> str:
         return "unknown"
 
 
-def load_crops(root: Path) -> CropSet:
+def load_crops(root: Path, detector: str = VIOLA_JONES) -> CropSet:
+    """The largest face of every frame, as the named detector finds it, cropped at 120 px and cached.
+
+    Recipes at other sizes resize these crops with the serving path's ``resize_face``.
+    """
     samples = read_manifest()
     check_data_matches(root, samples)
-    return build_crops(root, samples, PreprocessParams(detector=PAPER_DETECTOR))
+    return build_crops(root, samples, PreprocessParams(detector=DETECTOR_PRESETS[detector]))
 
 
-def split_arrays(crops: CropSet, split: str, exclude_false_positives: bool) -> tuple[Split, Split]:
-    """Train and test faces of one split: frames with no face are excluded (Table 1 counts them)."""
-    reviewed = reviewed_false_positives() if exclude_false_positives else set()
-    usable = np.array([crops.detected[i] and s.relpath not in reviewed for i, s in enumerate(crops.samples)])
+def split_arrays(crops: CropSet, split: str, false_positives: set[str]) -> tuple[Split, Split]:
+    """Train and test faces of one split: frames with no face, or whose box was reviewed as not a
+    face, are excluded (Table 1 counts them)."""
+    usable = np.array([crops.detected[i] and s.relpath not in false_positives for i, s in enumerate(crops.samples)])
     labels = np.array([s.label for s in crops.samples], dtype=np.int64)
     side = np.array([s.split(split) for s in crops.samples])
     parts = []
@@ -53,9 +60,33 @@ def split_arrays(crops: CropSet, split: str, exclude_false_positives: bool) -> t
     return parts[0], parts[1]
 
 
+def sfew_faces(root: Path, config: TrainConfig, split: str) -> tuple[Split, Split]:
+    """Train and test faces at the recipe's input size, from the recipe's detector(s).
+
+    ``both``: the training side takes each frame's Viola-Jones and YuNet crop (two framings of one
+    face); the test side stays Viola-Jones, the same test faces as every paper-faithful row.
+    """
+    detectors = [VIOLA_JONES, YUNET] if config.detector == "both" else [config.detector]
+    parts = []
+    for detector in detectors:
+        reviewed = reviewed_false_positives(detector) if config.exclude_false_positives else set()
+        parts.append(split_arrays(load_crops(root, detector), split, reviewed))
+    train = Split(np.concatenate([p[0].crops for p in parts]), np.concatenate([p[0].labels for p in parts]))
+    return train.resized(config.input_size), parts[0][1].resized(config.input_size)
+
+
 def preprocess_for(train: Split, config: TrainConfig) -> PreprocessParams:
+    """The paper's normalisation (the training crops' per-channel mean and std), or, when the recipe
+    starts from a stage of ours, that stage's: the network keeps the input scale it learnt on."""
+    stage = Path(config.init).with_name("metrics.json")
+    detector = DETECTOR_PRESETS[YUNET if config.detector == "both" else config.detector]
+    if config.init not in ("none", "imagenet") and stage.exists():
+        params = PreprocessParams.from_dict(json.loads(stage.read_text())["preprocess"])
+        return replace(params, input_size=config.input_size, detector=detector)
     mean, std = channel_stats(train.crops)
-    return PreprocessParams(input_size=config.input_size, mean=mean, std=std, detector=PAPER_DETECTOR)
+    return PreprocessParams(
+        input_size=config.input_size, mean=mean, std=std, detector=detector, grayscale=config.grayscale
+    )
 
 
 def run_trials(
@@ -72,13 +103,12 @@ def run_trials(
     """``fer_root``: FER-2013 train folder; presets with ``extra_per_epoch`` mix its training part
     into every epoch, and with ``score_fer`` its held-out part is scored after each trial."""
     config = make_config(preset, **(overrides or {}))
-    crops = load_crops(root)
-    train, test = split_arrays(crops, split, config.exclude_false_positives)
+    train, test = sfew_faces(root, config, split)
     params = preprocess_for(train, config)
     fer_train = fer_val = None
     if fer_root is not None:
         fer_train, fer_val = load_fer(fer_root)
-        fer_val = resized(fer_val, config.input_size) if score_fer else None
+        fer_val = fer_val.resized(config.input_size) if score_fer else None
     if config.extra_per_epoch and fer_train is None:
         raise ValueError(f"preset {preset} mixes in FER-2013: pass --fer")
     records = []

@@ -17,14 +17,23 @@ SEEDS = [0, 1, 2, 3, 4]
 
 # (step name, preset, split, extra overrides, run name, score on FER-2013 held-out)
 STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
-    ("basecnn-random", "paper-basecnn", "random", {}, None, True),
-    ("basecnn-film", "paper-basecnn", "film", {}, None, True),
-    ("basecnn-nofp-random", "paper-basecnn-nofp", "random", {}, None, True),
+    # The shipped recipe and what it stands on first.
     ("fer-stage", "fer-stage-mobilenet", "", {}, None, True),
+    ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
+    ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
+    ("resnet18-fer-paper-random", "paper-resnet18-fer", "random", {}, None, True),
+    ("resnet18-fer-tuned-random", "tuned-resnet18-fer", "random", {}, None, True),
     ("cascade-random", "cascade-mobilenet", "random", {}, None, True),
-    ("tuned-mobilenet-random", "tuned-mobilenet", "random", {}, None, True),
     # FER-2013 held-out accuracy does not depend on the SFEW split: scored on the fixed split only.
+    ("cascade-both-film", "cascade-mobilenet-both", "film", {}, None, False),
+    ("resnet18-fer-paper-film", "paper-resnet18-fer", "film", {}, None, False),
+    ("resnet18-fer-tuned-film", "tuned-resnet18-fer", "film", {}, None, False),
     ("cascade-film", "cascade-mobilenet", "film", {}, None, False),
+    # The paper-faithful and ImageNet rows (120 px colour).
+    ("basecnn-random", "paper-basecnn", "random", {}, None, False),
+    ("basecnn-film", "paper-basecnn", "film", {}, None, False),
+    ("basecnn-nofp-random", "paper-basecnn-nofp", "random", {}, None, False),
+    ("tuned-mobilenet-random", "tuned-mobilenet", "random", {}, None, False),
     ("tuned-mobilenet-film", "tuned-mobilenet", "film", {}, None, False),
     ("frozen-mobilenet-random", "tuned-mobilenet-frozen", "random", {}, None, False),
     ("plain-mobilenet-random", "plain-mobilenet", "random", {}, None, False),
