@@ -3,6 +3,7 @@ gives the same answer through the training evaluation path and the serving path.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -165,4 +166,4 @@ def test_onecycle_warms_up_then_decays_to_zero() -> None:
     lrs = [lr_at(config, step, 100) for step in range(100)]
     assert lrs[0] < lrs[5] < lrs[9] == pytest.approx(config.lr)
     assert max(lrs) == pytest.approx(config.lr) and lrs[-1] < 0.01 * config.lr
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))

@@ -1,4 +1,8 @@
-"""Stage 1 of the cascade: train a backbone on FER-2013 faces before SFEW (resumable)."""
+"""Stage 1 of the cascade: train a backbone on FER-2013 faces before SFEW (resumable).
+
+The finished stage's weights and record go to ``models/stages/<preset>.pt`` and ``.json``, which are
+committed: the SFEW recipes start from them, on any machine, without re-running the stage.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,15 @@ from training.loop import fit
 from training.presets import channel_stats, make_config
 from training.sfew_trials import RUNS_DIR, git_commit
 
+STAGES_DIR = Path("models/stages")
+
 
 def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: str = "cpu", seed: int = 0) -> Path:
-    out = RUNS_DIR / preset
-    model_path = out / "model.pt"
+    model_path = STAGES_DIR / f"{preset}.pt"
     if model_path.exists():
         print(f"{model_path} exists; skipped")
         return model_path
+    out = RUNS_DIR / preset
     config = make_config(preset)
     train, val = load_fer(fer_root)
     # Training crops stay at 48 px (the augmentation resizes them); validation takes the serving path.
@@ -39,6 +45,7 @@ def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: s
         "val_acc": result.history[-1]["val_acc"],
         "done": True,
     }
-    (out / "metrics.json").write_text(json.dumps(record, indent=1))
+    STAGES_DIR.mkdir(parents=True, exist_ok=True)
+    model_path.with_suffix(".json").write_text(json.dumps(record, indent=1))
     torch.save(result.net.state_dict(), model_path)
     return model_path

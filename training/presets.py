@@ -49,7 +49,7 @@ TUNED = dict(epochs=12, optimizer="adamw", lr=5e-4, weight_decay=0.05, label_smo
 CASCADE = dict(
     TUNED,
     arch="mobilenet_v2",
-    init="runs/fer-stage-mobilenet/model.pt",
+    init="models/stages/fer-stage-mobilenet.pt",
     extra_per_epoch=1500,
     input_size=64,
     augment="robust",
@@ -145,7 +145,7 @@ PRESETS: dict[str, dict] = {
     # recipe (SGD momentum 0.9, lr 0.1, no augmentation) and the tuned one, both at the stage's 48 px.
     "paper-resnet18-fer": dict(
         arch="resnet18",
-        init="runs/fer-stage-resnet18/model.pt",
+        init="models/stages/fer-stage-resnet18.pt",
         epochs=15,
         batch_size=32,
         lr=0.1,
@@ -157,7 +157,12 @@ PRESETS: dict[str, dict] = {
         grayscale=True,
     ),
     "tuned-resnet18-fer": dict(
-        TUNED, arch="resnet18", init="runs/fer-stage-resnet18/model.pt", input_size=48, augment="robust", grayscale=True
+        TUNED,
+        arch="resnet18",
+        init="models/stages/fer-stage-resnet18.pt",
+        input_size=48,
+        augment="robust",
+        grayscale=True,
     ),
 }
 

@@ -78,7 +78,7 @@ def sfew_faces(root: Path, config: TrainConfig, split: str) -> tuple[Split, Spli
 def preprocess_for(train: Split, config: TrainConfig) -> PreprocessParams:
     """The paper's normalisation (the training crops' per-channel mean and std), or, when the recipe
     starts from a stage of ours, that stage's: the network keeps the input scale it learnt on."""
-    stage = Path(config.init).with_name("metrics.json")
+    stage = Path(config.init).with_suffix(".json")
     detector = DETECTOR_PRESETS[YUNET if config.detector == "both" else config.detector]
     if config.init not in ("none", "imagenet") and stage.exists():
         params = PreprocessParams.from_dict(json.loads(stage.read_text())["preprocess"])
