@@ -86,7 +86,7 @@ class ModelInfo(IODescriptor):
     classes: list[str]
     input_size: int
     preprocess: dict[str, Any] = Field(
-        description="face_pipeline.PreprocessParams as served (EMOTION_DETECT_MAX_SIDE applied)"
+        description="face_pipeline.PreprocessParams as served (EMOTION_DETECTOR applied)"
     )
     providers: list[str] = Field(description="ONNX Runtime execution providers actually active, best first")
     provenance: dict[str, Any] = Field(default_factory=dict)

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from face_pipeline.image_io import ImageError
 from face_pipeline.params import PreprocessParams, with_detector
-from service import pipeline, schemas
+from service import logs, pipeline, schemas
 from service.config import SETTINGS
 from service.draw import annotate, encode
 from service.inputs import (
@@ -39,11 +39,13 @@ from service.inputs import (
 )
 from service.limits import UploadLimitMiddleware
 from service.model import EmotionModel, ModelLoadError, cuda_available, load_model
+from service.page import PageMiddleware
 from service.routes import model_app
 from service.schemas import BatchResponse, ClassifyFacesResponse, ModelInfo, PredictResponse
 from service.shedding import ShedLoadMiddleware
 
 logger = logging.getLogger("bentoml.emotion")
+logs.install()
 T = TypeVar("T")
 GPU = SETTINGS.device != "cpu" and cuda_available()
 
@@ -272,3 +274,4 @@ EmotionService.add_asgi_middleware(
     ShedLoadMiddleware, max_in_flight=math.ceil(SETTINGS.max_concurrency / SETTINGS.api_workers)
 )
 EmotionService.add_asgi_middleware(UploadLimitMiddleware, max_bytes=SETTINGS.max_upload_bytes)
+EmotionService.add_asgi_middleware(PageMiddleware)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -372,6 +373,19 @@ def test_bad_options_are_400(server: Server, face_jpg: bytes, options: dict) -> 
     response = server.client.post("/predict", files={"image": ("x.jpg", face_jpg)}, data=options)
     assert response.status_code == 400
     assert next(iter(options)) in str(response.json()["detail"])
+
+
+def test_a_client_error_is_one_warning_line(server: Server, face_jpg: bytes) -> None:
+    before = len(server.log())
+    response = server.client.post("/predict", files={"image": ("x.jpg", face_jpg)}, data={"max_faces": "0"})
+    assert response.status_code == 400
+    deadline = time.monotonic() + 5
+    while "client error on /predict" not in server.log()[before:] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    new = server.log()[before:]
+    lines = [line for line in new.splitlines() if "client error on /predict" in line]
+    assert len(lines) == 1 and "max_faces" in lines[0] and "WARNING" in lines[0]
+    assert "Traceback" not in new and "Exception on" not in new
 
 
 def test_bad_annotate_format(server: Server, face_jpg: bytes) -> None:

@@ -233,3 +233,32 @@ def test_classifier_call_is_retried_once_when_its_connection_drops() -> None:
     faces = np.zeros((2, 120, 120, 3), np.uint8)
     probabilities = asyncio.run(api._classify([faces]))
     assert probabilities.shape == (2, 7) and calls == [2, 2]
+
+
+def test_client_errors_are_logged_as_one_line_and_server_errors_keep_their_traceback() -> None:
+    import logging
+
+    from pydantic import BaseModel
+
+    from service.logs import ClientErrorFilter
+
+    class Form(BaseModel):
+        max_faces: int
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            info = sys.exc_info()
+        return logging.LogRecord("x", logging.ERROR, "f", 1, "Exception on %s [%s]", ("/predict", "POST"), info)
+
+    try:
+        Form(max_faces="many")
+    except Exception as exc:  # pydantic's ValidationError
+        client = record(exc)
+    assert ClientErrorFilter().filter(client)
+    assert client.levelno == logging.WARNING and client.exc_info is None
+    assert client.getMessage().startswith("client error on /predict [POST]: max_faces: ")
+    server = record(RuntimeError("boom"))
+    assert ClientErrorFilter().filter(server)
+    assert server.levelno == logging.ERROR and server.exc_info is not None

@@ -100,7 +100,13 @@ def _cmd_table2(args: argparse.Namespace) -> None:
 def _cmd_export(args: argparse.Namespace) -> None:
     from training.ship import ship
 
-    ship(args.run, args.out, args.fer, args.data / "images")
+    ship(args.runs, args.out, args.fer, args.data / "images", args.mirror)
+
+
+def _cmd_variants(args: argparse.Namespace) -> None:
+    from training.ship import compare_variants
+
+    compare_variants(args.runs, args.fer, args.out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,6 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
     p.add_argument("--out", type=Path, default=Path("reports/detectors"))
     p.set_defaults(func=_cmd_box_map)
+
+    p = sub.add_parser("variants", help="averaged seeds and mirroring: validation gain and cost")
+    p.add_argument("--runs", type=Path, nargs="+", required=True)
+    p.add_argument("--fer", type=Path, default=DEFAULT_FER)
+    p.add_argument("--out", type=Path, default=Path("reports/shipped_variants.md"))
+    p.set_defaults(func=_cmd_variants)
 
     p = sub.add_parser("end-to-end", help="the shipped model on SFEW test frames, per detector, as /predict runs")
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
@@ -166,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_table2)
 
     p = sub.add_parser("export", help="export a finished trial to ONNX with its metadata (the shipped model)")
-    p.add_argument("--run", type=Path, default=Path("runs/cascade-mobilenet-both/random/seed0"))
+    p.add_argument("--runs", type=Path, nargs="+", default=[Path("runs/cascade-mobilenet-both/random/seed0")])
+    p.add_argument("--mirror", action="store_true", help="also average each network over the mirrored face")
     p.add_argument("--out", type=Path, default=Path("models/face_emotion.onnx"))
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW folder (with images/): calibration report")
     p.add_argument("--fer", type=Path, default=DEFAULT_FER, help="FER-2013 train folder: the held-out part")

@@ -95,6 +95,20 @@ def early_layers(model: nn.Module, arch: str) -> list[nn.Module]:
     raise ValueError(f"no early-layer freezing defined for {arch}")
 
 
+class Averaged(nn.Module):
+    """One classifier out of several: the mean of their logits, each also on the mirrored face when
+    ``mirror`` (faces are near-symmetric, so the mirror image is a free second opinion)."""
+
+    def __init__(self, nets: list[nn.Module], mirror: bool = False) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+        self.mirror = mirror
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        views = [x, torch.flip(x, dims=[3])] if self.mirror else [x]
+        return torch.stack([net(view) for net in self.nets for view in views]).mean(0)
+
+
 class Probabilities(nn.Module):
     """What is exported: calibrated class probabilities, softmax(logits / temperature).
 

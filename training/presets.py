@@ -126,7 +126,7 @@ PRESETS: dict[str, dict] = {
     "fer-stage-resnet18": dict(
         arch="resnet18",
         init="none",
-        epochs=18,
+        epochs=12,
         batch_size=64,
         optimizer="adamw",
         lr=2e-3,
