@@ -33,9 +33,9 @@ import onnxruntime as ort
 
 from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, sfew_frames
-from benchmarks.two_stage import TwoStageParams, detect_two_stage
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, Box, decode_image, detect_faces
 from face_pipeline.metadata import params_from_metadata
+from face_pipeline.params import YUNET_DETECTOR
 from face_pipeline.preprocess import crop_face, normalize
 from service.model import session_options
 
@@ -108,12 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     sess0 = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
     params = params_from_metadata(sess0.get_modelmeta().custom_metadata_map)
     del sess0
-    two_stage = TwoStageParams(coarse_stages=16, coarse_min_neighbors=0)
     detectors: dict[str, Callable[[np.ndarray], list[Box]]] = {
         "paper (max_side 1280, 1.1, 5)": lambda rgb: detect_faces(rgb, PAPER_DETECTOR),
         f"FAST_DETECTOR (max_side {FAST_DETECTOR.max_side}, {FAST_DETECTOR.scale_factor}, "
         f"{FAST_DETECTOR.min_neighbors})": lambda rgb: detect_faces(rgb, FAST_DETECTOR),
-        "two-stage prototype (exact paper boxes)": lambda rgb: detect_two_stage(rgb, two_stage),
+        f"YuNet (max_side {YUNET_DETECTOR.max_side})": lambda rgb: detect_faces(rgb, YUNET_DETECTOR),
     }
 
     # ---- single-threaded stages, every frame through every stage
@@ -136,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
 
         def crop(rgb: np.ndarray = rgb, boxes: list[Box] = boxes) -> np.ndarray:
             cut = [crop_face(rgb, b, params) for b in boxes]
-            return normalize(np.stack(cut), params) if cut else np.empty((0, 3, 120, 120), np.float32)
+            side = params.input_size
+            return normalize(np.stack(cut), params) if cut else np.empty((0, 3, side, side), np.float32)
 
         tensors, wall, cpu = timed(crop)
         rows["crop + preprocess (paper boxes)"].append((wall, cpu))
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     # ---- inference
     if faces is None:
         rng = np.random.default_rng(0)
-        faces = normalize(rng.integers(0, 255, (8, 120, 120, 3), dtype=np.uint8), params)
+        faces = normalize(rng.integers(0, 255, (8, params.input_size, params.input_size, 3), dtype=np.uint8), params)
     inference = []
     for provider in args.providers.split(","):
         sess = session(args.model, provider.strip(), args.threads)

@@ -55,10 +55,9 @@ class DetectorParams:
 
 
 PAPER_DETECTOR = DetectorParams()
-# Speed preset: a 720x576 frame detected at 320x256, scale factor 1.2, 2 neighbours. Measured
-# against PAPER_DETECTOR on the 675 SFEW frames (`python -m benchmarks.detector_agreement`,
-# benchmarks/results/detector_agreement.md): 5.9x less detection CPU (24.6 vs 144 ms/frame on
-# one core), the same largest face on 78.6% of the 556 frames with a paper face.
+# Viola-Jones speed preset: a 720x576 frame detected at 320x256, scale factor 1.2, 2 neighbours:
+# 5.9x less detection CPU than PAPER_DETECTOR (24.6 vs 144 ms/frame on one core), the same largest
+# face on 78.6% of the 556 SFEW frames with a paper face (docs/performance.md, detector study).
 FAST_DETECTOR = DetectorParams(max_side=320, scale_factor=1.2, min_neighbors=2)
 # YuNet at 320 px on the longer side (7.6 ms per SFEW frame on one core; 480 and 640 px find one
 # more face of 484 at 2x and 3.4x the cost). The box mapping is fitted on SFEW by

@@ -213,6 +213,14 @@ faces = ", ".join(f"{f['emotion']} {f['confidence']:.2f}" for f in r["faces"]) o
 print(f"/predict {r['width']}x{r['height']}: {faces} (model {r['model']['name']} {r['model']['version']})")
 EOF
 
+    # The page for people at / and the OpenAPI page at /docs, served from inside the image.
+    local page="$LOGDIR/$name.page.html"
+    code="$(curl -s -o "$page" -w '%{http_code}' --max-time 10 "$url/" || true)"
+    [[ "$code" == 200 ]] && grep -q 'fetch("/predict"' "$page" || { show_logs "$name"; die "$image: GET / is not the page ('$code')"; }
+    code="$(curl -s -o "$page" -w '%{http_code}' --max-time 10 "$url/docs" || true)"
+    [[ "$code" == 200 ]] && grep -qi swagger "$page" || { show_logs "$name"; die "$image: GET /docs is not the OpenAPI page ('$code')"; }
+    log "$image: the page (/) and the OpenAPI page (/docs) load"
+
     # Not root: every process of the container, as the host's /proc sees it.
     local users
     users="$(podman top "$name" huser user | tail -n +2)"

@@ -95,18 +95,3 @@ def test_scenario_parsing() -> None:
     assert s.name == "paper"
     assert s.env == {"EMOTION_DETECTOR": "viola-jones", "EMOTION_MAX_BATCH_SIZE": "1"}
     assert parse_scenario("plain").env == {}
-
-
-def test_two_stage_pyramid_reproduces_opencv_windows() -> None:
-    # The benchmark's two-stage detector relies on rebuilding OpenCV's cascade pyramid exactly.
-    from benchmarks.two_stage import Pyramid, TwoStageParams, detect_two_stage, equalized_grey, raw_windows
-    from face_pipeline import read_image_file
-
-    rgb = read_image_file(str(ROOT / "tests" / "fixtures" / "two_faces.jpg"))
-    grey = equalized_grey(rgb)
-    opencv = set(map(tuple, raw_windows(grey, PAPER_DETECTOR.cascade, 1.1, 30).tolist()))
-    ours = set(map(tuple, Pyramid(grey, PAPER_DETECTOR).all_windows().tolist()))
-    assert opencv and ours == opencv
-    assert detect_two_stage(rgb, TwoStageParams(coarse_max_side=288, coarse_stages=16, coarse_min_neighbors=0)) == (
-        detect_faces(rgb, PAPER_DETECTOR)
-    )
