@@ -62,7 +62,6 @@ class Settings:
     model_path: Path
     device: str  # auto | cpu | cuda
     ort_threads: int  # 0: onnxruntime's own choice
-    ort_spin: bool  # onnxruntime's idle worker threads spin (steals cores from detection when off-GPU)
     opencv_threads: int  # threads per detection call; 0: OpenCV's own choice
     detector: str  # model | viola-jones | yunet | fast: which DetectorParams serve (face_pipeline.params)
     detect_threads: int
@@ -74,7 +73,6 @@ class Settings:
     api_workers: int
     max_concurrency: int
     timeout_s: int
-    classifier_max_concurrency: int
     classify_in_api: bool  # no classifier process: each API worker runs the model (CPU latency option)
 
     @classmethod
@@ -90,7 +88,6 @@ class Settings:
             detector=detector,
             device=device,
             ort_threads=_required_int("EMOTION_ORT_THREADS", 0),
-            ort_spin=_bool("EMOTION_ORT_SPIN", False),
             opencv_threads=_required_int("EMOTION_OPENCV_THREADS", 0),
             detect_threads=_required_int("EMOTION_DETECT_THREADS", min(4, os.cpu_count() or 1), minimum=1),
             max_batch_size=_required_int("EMOTION_MAX_BATCH_SIZE", 64, minimum=1),
@@ -101,7 +98,6 @@ class Settings:
             api_workers=_required_int("EMOTION_API_WORKERS", 1, minimum=1),
             max_concurrency=_required_int("EMOTION_MAX_CONCURRENCY", 32, minimum=1),
             timeout_s=_required_int("EMOTION_TIMEOUT_S", 30, minimum=1),
-            classifier_max_concurrency=_required_int("EMOTION_CLASSIFIER_MAX_CONCURRENCY", 256, minimum=1),
             classify_in_api=_bool("EMOTION_CLASSIFY_IN_API", False),
         )
 

@@ -108,24 +108,24 @@ def choose_providers(device: str) -> list[str]:
     return [CUDA, CPU] if CUDA in available else [CPU]
 
 
-def session_options(threads: int = 0, spin: bool = False) -> ort.SessionOptions:
+def session_options(threads: int = 0) -> ort.SessionOptions:
     """The service's session options, also used by the in-process references it is compared with."""
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    if not spin:
-        # Idle workers otherwise busy-wait after each run, on cores face detection needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Idle workers otherwise busy-wait after each run, on the cores face detection needs
+    # (1.40x fewer frames/s with spinning on 2 cores: docs/performance.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
-def load_model(path: Path, device: str = "auto", threads: int = 0, spin: bool = False) -> EmotionModel:
+def load_model(path: Path, device: str = "auto", threads: int = 0) -> EmotionModel:
     """Open, validate and warm up the model; raise ModelLoadError saying what is wrong."""
     if not path.is_file():
         raise ModelLoadError(
             f"no model file at {path}: export one with `python -m training export` or set EMOTION_MODEL_PATH"
         )
-    options = session_options(threads, spin)
+    options = session_options(threads)
     try:
         providers = [(p, CUDA_OPTIONS) if p == CUDA else p for p in choose_providers(device)]
         session = ort.InferenceSession(str(path), options, providers=providers)

@@ -48,6 +48,7 @@ logger = logging.getLogger("bentoml.emotion")
 logs.install()
 T = TypeVar("T")
 GPU = SETTINGS.device != "cpu" and cuda_available()
+CLASSIFIER_MAX_CONCURRENCY = 256
 
 
 def _image_file() -> Annotated[Path, ContentType("image/*")]: ...  # only its annotation is used, for OpenAPI
@@ -57,7 +58,7 @@ def load_served_model() -> tuple[EmotionModel | None, str]:
     """The model per EMOTION_*, or None and why. A bad model never crashes the process: it stays
     alive but never ready, and the cause shows in the log and /readyz, not as a crash loop."""
     try:
-        m = load_model(SETTINGS.model_path, SETTINGS.device, SETTINGS.ort_threads, SETTINGS.ort_spin)
+        m = load_model(SETTINGS.model_path, SETTINGS.device, SETTINGS.ort_threads)
     except ModelLoadError as exc:
         logger.error("MODEL NOT LOADED, the service will not become ready: %s", exc)
         return None, str(exc)
@@ -67,7 +68,8 @@ def load_served_model() -> tuple[EmotionModel | None, str]:
 
 @bentoml.service(
     resources={"gpu": 1} if GPU else {"cpu": "1"},
-    traffic={"timeout": SETTINGS.timeout_s, "max_concurrency": SETTINGS.classifier_max_concurrency},
+    # Internal calls only: the API's ShedLoadMiddleware bounds what reaches it.
+    traffic={"timeout": SETTINGS.timeout_s, "max_concurrency": CLASSIFIER_MAX_CONCURRENCY},
 )
 class EmotionClassifier:
     """Owns the ONNX Runtime session: the only place the model runs."""

@@ -58,7 +58,6 @@ def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> Non
         ("EMOTION_MAX_BATCH_SIZE", "0", "below the minimum"),
         ("EMOTION_DEVICE", "tpu", "auto, cpu or cuda"),
         ("EMOTION_CLASSIFY_IN_API", "maybe", "use 1 or 0"),
-        ("EMOTION_ORT_SPIN", "2", "use 1 or 0"),
     ],
 )
 def test_bad_settings_say_which_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str) -> None:

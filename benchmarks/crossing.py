@@ -4,7 +4,7 @@ Run against a server that is already up (it finds the classifier's Unix socket t
 API worker does, from BENTOML_RUNNER_MAP in that worker's environment, or takes --url):
 
     EMOTION_ORT_THREADS=1 bentoml serve service.service:EmotionService &
-    python -m service.bench_crossing --model models/face_emotion.onnx --image tests/fixtures/face.jpg
+    python -m benchmarks.crossing --model models/face_emotion.onnx --image tests/fixtures/face.jpg
 
 Prints medians in milliseconds. Per batch size: in-process inference (normalise + run), pickle
 (de)serialisation of the batch as the uint8 crops that are sent and as float32 tensors, and
@@ -104,9 +104,9 @@ def main() -> None:
 def end_to_end(image: Path, model: EmotionModel, reps: int) -> None:
     import httpx
 
-    from service.pipeline import Limits, Options, detect, served_params
+    from service.pipeline import Limits, Options, detect
 
-    params = served_params(model.params, None)
+    params = model.params
     limits = Limits(1 << 30, 1 << 40)
     local = median_ms(lambda: model.predict_crops(detect(image, params, Options(), limits).crops), reps)
     data = image.read_bytes()
