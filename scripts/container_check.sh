@@ -272,8 +272,8 @@ if [[ ! -x "$KV/bin/kubernetes-validate" ]]; then
     python3 -m venv "$KV" && "$KV/bin/pip" install -q "kubernetes-validate==1.37.0" >"$LOGDIR/kv.log" 2>&1 \
         || { cat "$LOGDIR/kv.log" >&2; rm -rf "$KV"; die "could not install kubernetes-validate"; }
 fi
-"$KV/bin/kubernetes-validate" --strict --quiet deploy/kubernetes.yaml \
-    || die "deploy/kubernetes.yaml fails Kubernetes schema validation"
+"$KV/bin/kubernetes-validate" --strict --quiet deploy/kubernetes.yaml deploy/kubernetes-gpu.yaml \
+    || die "deploy/kubernetes.yaml or deploy/kubernetes-gpu.yaml fails Kubernetes schema validation"
 podman image inspect "$IMAGE" >"$LOGDIR/image.json"
 "$KV/bin/python" - deploy/kubernetes.yaml "$LOGDIR/image.json" service/config.py <<'EOF' || die "deploy/kubernetes.yaml disagrees with the image (above)"
 import json, sys, yaml
