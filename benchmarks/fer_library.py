@@ -40,13 +40,13 @@ import onnxruntime as ort
 from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, ROOT, sfew_frames
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, DetectorParams, decode_image, detect_faces
-from face_pipeline.metadata import params_from_metadata
+from face_pipeline.metadata import SHIPPED_MODEL, params_from_metadata
 from face_pipeline.preprocess import crop_face, normalize
 from service.model import session_options
 
 FER_VENV = ROOT / ".cache" / "fer-venv"
 WORKER = ROOT / "benchmarks" / "fer_worker.py"
-DEFAULT_MODEL = ROOT / "models" / "face_emotion.onnx"
+DEFAULT_MODEL = ROOT / SHIPPED_MODEL
 # Read at import, before this run adds its own load: how busy the machine was when it started.
 LOAD_AT_START = os.getloadavg()[0]
 

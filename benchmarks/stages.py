@@ -34,13 +34,13 @@ import onnxruntime as ort
 from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, sfew_frames
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, Box, decode_image, detect_faces
-from face_pipeline.metadata import params_from_metadata
+from face_pipeline.metadata import SHIPPED_MODEL, params_from_metadata
 from face_pipeline.params import YUNET_DETECTOR
 from face_pipeline.preprocess import crop_face, normalize
 from service.model import session_options
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = ROOT / "models" / "face_emotion.onnx"
+DEFAULT_MODEL = ROOT / SHIPPED_MODEL
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 # Read at import, before this run adds its own load: how busy the machine was when it started.

@@ -7,6 +7,7 @@ to both sides.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 
 import numpy as np
@@ -101,3 +102,13 @@ def read_image_file(path: str) -> np.ndarray:
     """``decode_image`` on a file, with no pixel limit (data sets are trusted)."""
     with open(path, "rb") as handle:
         return decode_image(handle.read(), max_pixels=1 << 62)
+
+
+def read_upload(path: str, max_bytes: int, max_pixels: int) -> np.ndarray:
+    """An untrusted upload as upright RGB: refused before reading when over ``max_bytes`` (413),
+    then ``decode_image`` with its pixel limit."""
+    size = os.stat(path).st_size
+    if size > max_bytes:
+        raise ImageTooLarge(f"the upload is {size} bytes; the limit is {max_bytes} (EMOTION_MAX_UPLOAD_BYTES)")
+    with open(path, "rb") as handle:
+        return decode_image(handle.read(), max_pixels=max_pixels)

@@ -12,6 +12,9 @@ from typing import Any
 
 from face_pipeline.params import PreprocessParams
 
+# Where the shipped model lives, relative to the repository root (and to a Bento's src/).
+SHIPPED_MODEL = "models/face_emotion.onnx"
+
 PREPROCESS_KEY = "face_pipeline.preprocess"
 MODEL_NAME_KEY = "model_name"
 MODEL_VERSION_KEY = "model_version"

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from face_pipeline.metadata import SHIPPED_MODEL
 from loadtests.images import CONTENT_TYPE, cached_synth_images, multipart
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,7 +228,7 @@ def run_locust(scenario: Scenario, args: argparse.Namespace, out: Path) -> dict[
 def run_reference(scenario: Scenario, args: argparse.Namespace, base_env: dict[str, str]) -> dict[str, Any]:
     """The same frames' in-process cost (loadtests.reference), right after the scenario's phase."""
     env = {**os.environ, **base_env, **scenario.env, "PYTHONPATH": python_path()}
-    model = env.get("EMOTION_MODEL_PATH") or str(ROOT / "models" / "face_emotion.onnx")
+    model = env.get("EMOTION_MODEL_PATH") or str(ROOT / SHIPPED_MODEL)
     detector = scenario.model.get("preprocess", {}).get("detector") or {}
     cmd = [sys.executable, "-m", "loadtests.reference", "--model", model, "--detector", json.dumps(detector)]
     cmd += ["--max-faces", env.get("LOADTEST_MAX_FACES") or "20"]

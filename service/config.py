@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from face_pipeline.image_io import DEFAULT_MAX_PIXELS
+from face_pipeline.metadata import SHIPPED_MODEL
 from face_pipeline.params import DETECTOR_PRESETS, MODEL_DETECTOR
 
 # service/ sits in the repo root, and in a built Bento in src/ next to models/, so the
 # default model path works from a checkout, a Bento and a container alike.
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_PATH = ROOT / "models" / "face_emotion.onnx"
+DEFAULT_MODEL_PATH = ROOT / SHIPPED_MODEL
 
 
 # "model": the detector the model's metadata names; or a preset of face_pipeline.params.DETECTOR_PRESETS.
@@ -103,7 +104,7 @@ class Settings:
 
 
 def model_path_from_env() -> Path:
-    """EMOTION_MODEL_PATH (relative to the working directory) or models/face_emotion.onnx under ROOT."""
+    """EMOTION_MODEL_PATH (relative to the working directory) or SHIPPED_MODEL under ROOT."""
     raw = os.environ.get("EMOTION_MODEL_PATH", "").strip()
     return Path(raw).expanduser().resolve() if raw else DEFAULT_MODEL_PATH
 

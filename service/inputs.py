@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import bentoml
-import numpy as np
 from pydantic import Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from starlette.datastructures import UploadFile
@@ -22,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import JSONResponse
 
-from face_pipeline.image_io import ImageError, ImageTooLarge, decode_image
+from face_pipeline.image_io import ImageError
 from service.config import SETTINGS
 from service.schemas import ErrorDetail
 
@@ -136,19 +135,6 @@ class BatchInput(FormInput):
 
 class FacesInput(FormInput):
     images: Images
-
-
-def read_upload(path: Path, max_bytes: int) -> bytes:
-    """The uploaded file's bytes, refused before reading when it is over the byte limit."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ImageTooLarge(f"the upload is {size} bytes; the limit is {max_bytes} (EMOTION_MAX_UPLOAD_BYTES)")
-    return path.read_bytes()
-
-
-def load_image(path: Path, max_bytes: int, max_pixels: int) -> np.ndarray:
-    """An upload as upright RGB uint8, or an ImageError (400 / 413 / 415)."""
-    return decode_image(read_upload(path, max_bytes), max_pixels=max_pixels)
 
 
 def error_detail(exc: ImageError) -> ErrorDetail:

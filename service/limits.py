@@ -7,10 +7,11 @@ without one (chunked) is cut off as soon as it passes the limit.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.refuse import refuse
 
 
 class BodyTooLarge(Exception):
@@ -66,16 +67,7 @@ class UploadLimitMiddleware:
             message = f"the request body is {size} bytes; the limit is {self.max_bytes} bytes"
         else:
             message = f"the request body is over the limit of {self.max_bytes} bytes"
-        message += " (EMOTION_MAX_UPLOAD_BYTES)"
-        body = json.dumps({"error": message}).encode()
-        headers: list[tuple[bytes, bytes]] = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            # The unread body makes the connection unusable for another request.
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await refuse(send, 413, message + " (EMOTION_MAX_UPLOAD_BYTES)")
 
 
 def _content_length(scope: dict[str, Any]) -> int | None:

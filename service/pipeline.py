@@ -1,12 +1,12 @@
 """The CPU side of a request: decode, detect and crop with the shared face pipeline.
 
-These run in worker threads: Pillow's decoder and OpenCV's cascade release the GIL, so
+These run in worker threads: Pillow's decoder and OpenCV's detectors release the GIL, so
 several uploads are detected at once while the event loop keeps accepting requests.
 
 Crops leave here as uint8 (N,S,S,3) and are normalised by the classifier
 (``face_pipeline.normalize``): a quarter of the bytes of the float32 tensors, which is most of
 what it costs to hand faces to the classifier process (service/README.md, "Crossing cost").
-``face_crops`` is ``face_pipeline.face_crops``; the classifier applies ``face_pipeline.normalize``.
+``face_crops`` is ``face_pipeline.face_crops`` with a request's options (its detector included).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import numpy as np
 
 from face_pipeline import preprocess
 from face_pipeline.detect import Box
+from face_pipeline.image_io import read_upload
 from face_pipeline.params import PreprocessParams, with_detector
 from face_pipeline.preprocess import resize_face
-from service.inputs import load_image
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,10 @@ def face_crops(rgb: np.ndarray, params: PreprocessParams, options: Options) -> t
 
 
 def detect(path: Path, params: PreprocessParams, options: Options, limits: Limits) -> Detected:
-    rgb = load_image(path, limits.max_bytes, limits.max_pixels)
+    rgb = read_upload(str(path), limits.max_bytes, limits.max_pixels)
     return Detected(rgb, *face_crops(rgb, params, options))
 
 
 def face_crop(path: Path, params: PreprocessParams, limits: Limits) -> np.ndarray:
     """An upload that is already a face, as one uint8 (S,S,3) crop: no detection, no margin."""
-    return resize_face(load_image(path, limits.max_bytes, limits.max_pixels), params.input_size)
+    return resize_face(read_upload(str(path), limits.max_bytes, limits.max_pixels), params.input_size)

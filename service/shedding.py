@@ -9,9 +9,9 @@ classifier shed a batch, so clients back off the same way for both.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.refuse import refuse
 
 
 class ShedLoadMiddleware:
@@ -48,13 +48,4 @@ class ShedLoadMiddleware:
             f"the server is busy: {self.in_flight} requests are being processed, the limit per worker is "
             f"{self.max_in_flight} (EMOTION_MAX_CONCURRENCY); retry after {self.retry_after.decode()} s"
         )
-        body = json.dumps({"error": message}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", self.retry_after),
-            # The request body is left unread, so the connection cannot carry another request.
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 429, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await refuse(send, 429, message, ((b"retry-after", self.retry_after),))

@@ -13,7 +13,7 @@ from conftest import FIXTURES, REPO
 from onnx import TensorProto, helper
 
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams, decode_image, face_tensors
-from face_pipeline.metadata import metadata_props
+from face_pipeline.metadata import SHIPPED_MODEL, metadata_props
 from face_pipeline.params import with_detector
 from face_pipeline.preprocess import normalize
 from service.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
@@ -32,7 +32,7 @@ def test_default_model_path_does_not_depend_on_the_working_directory(
 ) -> None:
     monkeypatch.delenv("EMOTION_MODEL_PATH", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert Settings.from_env().model_path == DEFAULT_MODEL_PATH == ROOT / "models" / "face_emotion.onnx"
+    assert Settings.from_env().model_path == DEFAULT_MODEL_PATH == ROOT / SHIPPED_MODEL
     assert ROOT == REPO
     monkeypatch.setenv("EMOTION_MODEL_PATH", "elsewhere/m.onnx")
     assert Settings.from_env().model_path == tmp_path / "elsewhere" / "m.onnx"

@@ -5,8 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from face_pipeline.metadata import SHIPPED_MODEL
+from training.presets import PRESETS
+
 DEFAULT_SFEW = Path("../shared/data/sfew675")
 DEFAULT_FER = Path("../shared/data/fer2013/train")
+DATA_LAYOUTS = {
+    "data": "the SFEW 675 folder: <data>/images/<Angry|Disgust|...|Surprise>/*.jpg (and lpq_phog_features.csv)",
+    "fer": "the FER-2013 train folder: <fer>/<angry|disgust|...|surprise>/*.png",
+}
+
+
+def _presets_help() -> str:
+    return "one of: " + ", ".join(sorted(PRESETS))
 
 
 def _cmd_split(args: argparse.Namespace) -> None:
@@ -114,12 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("split", help="rewrite the fixed split manifest from the data")
-    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--check", action="store_true", help="only check the data matches the committed manifest")
     p.set_defaults(func=_cmd_split)
 
     p = sub.add_parser("table1", help="build the face crops and the Table 1 detection report")
-    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--out", type=Path, default=Path("reports/table1"))
     p.set_defaults(func=_cmd_table1)
 
@@ -128,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_fer_split)
 
     p = sub.add_parser("box-map", help="fit the YuNet -> Viola-Jones box mapping on SFEW and measure it")
-    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--out", type=Path, default=Path("reports/detectors"))
     p.set_defaults(func=_cmd_box_map)
 
@@ -139,13 +150,13 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_variants)
 
     p = sub.add_parser("end-to-end", help="the shipped model on SFEW test frames, per detector, as /predict runs")
-    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
-    p.add_argument("--model", type=Path, default=Path("models/face_emotion.onnx"))
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
+    p.add_argument("--model", type=Path, default=Path(SHIPPED_MODEL))
     p.add_argument("--out", type=Path, default=Path("reports/detectors"))
     p.set_defaults(func=_cmd_end_to_end)
 
     p = sub.add_parser("train", help="SFEW trials of one preset (resumable: finished seeds are skipped)")
-    p.add_argument("--preset", required=True)
+    p.add_argument("--preset", required=True, choices=sorted(PRESETS), metavar="PRESET", help=_presets_help())
     p.add_argument("--split", nargs="+", default=["random"], choices=["random", "film"])
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
     p.add_argument("--init", help="override: none | imagenet | path to a checkpoint")
@@ -154,36 +165,43 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--optimizer", choices=["sgd", "adamw"])
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--name", help="run folder name under runs/ (default: the preset)")
-    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--fer", type=Path, help="FER-2013 train folder: held-out part scored; mixed in if the preset says")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("fer-stage", help="train a backbone on FER-2013 (stage 1 of the cascade)")
-    p.add_argument("--preset", default="fer-stage-mobilenet")
+    p.add_argument("--preset", default="fer-stage-mobilenet", choices=[p for p in PRESETS if p.startswith("fer-stage")])
     p.add_argument("--fer", type=Path, default=DEFAULT_FER)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_fer_stage)
 
     p = sub.add_parser("sweep", help="every Table 2 experiment in priority order (resumable)")
-    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--fer", type=Path, default=DEFAULT_FER)
     p.add_argument("--device", default="cpu")
     p.add_argument("--only", nargs="*", help="run only these steps (names as printed)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("table2", help="Table 2 report from the finished trials under runs/")
-    p.add_argument("--data", type=Path, default=DEFAULT_SFEW)
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--out", type=Path, default=Path("reports/table2"))
     p.set_defaults(func=_cmd_table2)
 
     p = sub.add_parser("export", help="export a finished trial to ONNX with its metadata (the shipped model)")
     p.add_argument("--runs", type=Path, nargs="+", default=[Path("runs/cascade-mobilenet-both/random/seed0")])
     p.add_argument("--mirror", action="store_true", help="also average each network over the mirrored face")
-    p.add_argument("--out", type=Path, default=Path("models/face_emotion.onnx"))
+    p.add_argument("--out", type=Path, default=Path(SHIPPED_MODEL))
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW folder (with images/): calibration report")
     p.add_argument("--fer", type=Path, default=DEFAULT_FER, help="FER-2013 train folder: the held-out part")
     p.set_defaults(func=_cmd_export)
 
     args = parser.parse_args(argv)
-    args.func(args)
+    for name, layout in DATA_LAYOUTS.items():
+        path = getattr(args, name, None)
+        if path is not None and not path.is_dir():
+            parser.exit(2, f"error: --{name} {path} is not a folder; expected {layout}\n")
+    try:
+        args.func(args)
+    except (FileNotFoundError, ValueError) as exc:  # bad data or arguments: one line, no traceback
+        parser.exit(2, f"error: {exc}\n")

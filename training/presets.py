@@ -56,32 +56,23 @@ CASCADE = dict(
     grayscale=True,
 )
 
+# Paper, section 2: base CNN, SGD lr 0.1 momentum 0.5, NLL loss, no augmentation, every detected box.
+PAPER_BASECNN = dict(
+    arch="basecnn",
+    init="none",
+    epochs=30,
+    batch_size=64,
+    lr=0.1,
+    momentum=0.5,
+    weight_decay=0.0,
+    schedule="constant",
+    augment="none",
+    exclude_false_positives=False,
+)
+
 PRESETS: dict[str, dict] = {
-    # Paper, section 2: base CNN, SGD lr 0.1 momentum 0.5, NLL loss, no augmentation.
-    "paper-basecnn": dict(
-        arch="basecnn",
-        init="none",
-        epochs=30,
-        batch_size=64,
-        lr=0.1,
-        momentum=0.5,
-        weight_decay=0.0,
-        schedule="constant",
-        augment="none",
-        exclude_false_positives=False,
-    ),
-    "paper-basecnn-nofp": dict(
-        arch="basecnn",
-        init="none",
-        epochs=30,
-        batch_size=64,
-        lr=0.1,
-        momentum=0.5,
-        weight_decay=0.0,
-        schedule="constant",
-        augment="none",
-        exclude_false_positives=True,
-    ),
+    "paper-basecnn": PAPER_BASECNN,
+    "paper-basecnn-nofp": dict(PAPER_BASECNN, exclude_false_positives=True),
     # Paper, section 3: ResNet18 fully fine-tuned, SGD momentum 0.9, lr 0.1. ImageNet weights
     # need internet or a filled torch cache; here it runs with --init none (from scratch).
     "paper-resnet18": dict(

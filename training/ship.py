@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from face_pipeline import EMOTIONS, PreprocessParams
+from face_pipeline.metadata import SHIPPED_MODEL
 from training.calibrate import expected_calibration_error, fit_temperature, softmax
 from training.export import export_onnx
 from training.faces import Split
@@ -28,7 +29,7 @@ from training.sfew_trials import sfew_faces
 from training.table2 import summarise
 
 SHIPPED_RUN = Path("runs/cascade-mobilenet-both/random/seed0")
-MODEL_PATH = Path("models/face_emotion.onnx")
+MODEL_PATH = Path(SHIPPED_MODEL)
 
 
 def per_class_accuracy(labels: list[int], preds: list[int]) -> dict[str, float]:

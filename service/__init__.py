@@ -1,0 +1,1 @@
+"""The BentoML service: `bentoml serve service.service:EmotionService` (see service/README.md)."""
