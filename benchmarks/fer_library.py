@@ -39,8 +39,9 @@ import onnxruntime as ort
 
 from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, ROOT, sfew_frames
-from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, DetectorParams, decode_image, detect_faces
+from face_pipeline import PAPER_DETECTOR, DetectorParams, decode_image, detect_faces
 from face_pipeline.metadata import SHIPPED_MODEL, params_from_metadata
+from face_pipeline.params import YUNET_DETECTOR
 from face_pipeline.preprocess import crop_face, normalize
 from service.model import session_options
 
@@ -138,9 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     # (detector, max_faces): every face, as fer and the service's default; the largest only.
     detectors = {
         "paper": (PAPER_DETECTOR, None),
-        "fast": (FAST_DETECTOR, None),
+        "yunet": (YUNET_DETECTOR, None),
         "paper-largest": (PAPER_DETECTOR, 1),
-        "fast-largest": (FAST_DETECTOR, 1),
+        "yunet-largest": (YUNET_DETECTOR, 1),
     }
     totals: dict[str, list[float]] = {k: [0.0, 0] for k in ("fer", *detectors)}
     fer_info: dict[str, Any] = {}
@@ -173,10 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     names = {
         "fer": f"fer {fer_info.get('fer', '')} (TF {fer_info.get('tensorflow', '')}), one process",
         "paper": "ours in process, paper-faithful detector (max_side 1280, 1.1, 5)",
-        "fast": f"ours in process, FAST_DETECTOR (max_side {FAST_DETECTOR.max_side}, {FAST_DETECTOR.scale_factor}, "
-        f"{FAST_DETECTOR.min_neighbors})",
+        "yunet": f"ours in process, YuNet (max_side {YUNET_DETECTOR.max_side})",
         "paper-largest": "ours in process, paper-faithful detector, largest face only (max_faces=1)",
-        "fast-largest": "ours in process, FAST_DETECTOR, largest face only (max_faces=1)",
+        "yunet-largest": "ours in process, YuNet, largest face only (max_faces=1)",
     }
     for key, (seconds, faces) in totals.items():
         if key == "fer" and not worker:

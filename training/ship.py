@@ -30,6 +30,7 @@ from training.table2 import summarise
 
 SHIPPED_RUN = Path("runs/cascade-mobilenet-both/random/seed0")
 MODEL_PATH = Path(SHIPPED_MODEL)
+MAX_MODEL_BYTES = 50_000_000
 
 
 def per_class_accuracy(labels: list[int], preds: list[int]) -> dict[str, float]:
@@ -142,6 +143,7 @@ def ship(
     record = records[0]
     if any(r["preprocess"] != record["preprocess"] or r["split"] != record["split"] for r in records):
         raise ValueError("the runs to average must share their preprocessing and split")
+    recipes = {r["name"] for r in records}
     config = record["config"]
     params = PreprocessParams.from_dict(record["preprocess"])
     model = Averaged(list(nets), mirror).eval()
@@ -150,7 +152,7 @@ def ship(
     calibration = calibrate(model, params, fer_val, sfew_test)
     fer_acc, _ = accuracy(model, fer_val, params)
     sfew_acc, sfew_pred = accuracy(model, sfew_test, params)
-    recipe = summarise(record["name"])
+    recipe = summarise(record["name"])  # the first run's recipe: the card reports its medians
     metrics = {
         "sfew_fixed_split_test_acc": round(sfew_acc, 4),
         "sfew_fixed_split_train_acc": round(float(np.mean([r["train_acc_eval"] for r in records])), 4),
@@ -165,6 +167,9 @@ def ship(
     seeds = [r["seed"] for r in records]
     provenance = {
         "recipe": record["preset"],
+        "recipes": sorted(recipes),
+        "archs": [r["config"]["arch"] for r in records],
+        "presets": [r["preset"] for r in records],
         "runs": [str(run) for run in runs],
         "seeds": seeds,
         "mirror": mirror,
@@ -175,10 +180,17 @@ def ship(
         "data": "SFEW 675 (fixed 80/20 split, train side) + FER-2013 train (fer2013_val.txt held out)",
         "exported": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    version = f"2.0.0+{record['preset']}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
+    # One self-contained file under MAX_MODEL_BYTES: large ensembles store their weights as float16.
+    fp16 = 4 * sum(p.numel() for p in model.parameters()) > 0.9 * MAX_MODEL_BYTES
+    provenance["weights_stored_as"] = "float16 (computed in float32)" if fp16 else "float32"
+    arch = "+".join(dict.fromkeys(r["config"]["arch"] for r in records))
+    presets = "+".join(dict.fromkeys(r["preset"] for r in records))
+    version = f"2.0.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
     worst = export_onnx(
-        model, params, out, f"{config['arch']}-emotion", version, provenance, metrics, calibration["temperature"]
+        model, params, out, f"{arch}-emotion", version, provenance, metrics, calibration["temperature"], fp16
     )
+    if out.stat().st_size > MAX_MODEL_BYTES:
+        raise ValueError(f"{out} is {out.stat().st_size} bytes, over the {MAX_MODEL_BYTES} budget")
     card = {
         "model": str(out),
         "version": version,
@@ -200,6 +212,10 @@ def model_card(card: dict) -> str:
     per_class = "\n".join(f"| {name} | {100 * acc:.1f} |" for name, acc in m["sfew_test_acc_per_class"].items())
     pre = card["preprocess"]
     averaging = ", each also on the mirrored face" if p["mirror"] else ""
+    members = ", ".join(
+        f"{arch} (`{preset}`, seed {seed})"
+        for arch, preset, seed in zip(p["archs"], p["presets"], p["seeds"], strict=True)
+    )
     ece_rows = "\n".join(
         f"| {name} | {e['faces']} | {e['before']:.3f} | {e['after']:.3f} |"
         for name, e in m["calibration"]["ece"].items()
@@ -210,11 +226,13 @@ Version `{card["version"]}`, {card["size_bytes"] / 1e6:.1f} MB, exported {p["exp
 (git {p["git_commit"]}). Reproduce: `make train` (or the `python -m training` commands in the top-level README).
 
 ## What it is
-MobileNetV2 (torchvision, ImageNet weights) trained first on the sharp FER-2013 training faces (greyscale,
-{pre["input_size"]} px, robust augmentation: zoom in and out, rotation, low resolution, light, occlusion), then
-fine-tuned on SFEW face crops from both detectors (Viola-Jones and YuNet) with FER-2013 faces mixed into every
-epoch (recipe `{p["recipe"]}`, seeds {p["seeds"]} averaged{averaging}, fixed in advance, not picked by test score;
-`reports/shipped_variants.md` shows what averaging and mirroring buy on validation and cost). Input: `input`,
+The average of the logits of {members}{averaging}. Each network was trained first on the sharp FER-2013
+training faces (greyscale, {pre["input_size"]} px, robust augmentation: zoom in and out, rotation, low
+resolution, light, occlusion; MobileNetV2 from ImageNet weights, ResNet18 from scratch), then fine-tuned on
+SFEW face crops from both detectors (Viola-Jones and YuNet) with FER-2013 faces mixed into every epoch. Which
+networks to average was fixed in advance and checked on validation only (`reports/shipped_variants.md`: what
+averaging and mirroring buy on the FER-2013 held-out part, and what they cost). Weights stored as
+{p["weights_stored_as"]}. Input: `input`,
 float32 (batch, 3, {pre["input_size"]}, {pre["input_size"]}): the face's luma (`grayscale`: {pre["grayscale"]})
 in all three channels, normalised with mean {pre["mean"]} and std {pre["std"]}. Output: `probabilities`,
 float32 (batch, 7), softmax(logits / {m["calibration"]["temperature"]}) over {", ".join(pre["classes"])}: the

@@ -34,10 +34,15 @@ ROWS: list[tuple[str, str, float | None]] = [
     ("MobileNetV2 ImageNet, plain fine-tune (lr 0.01, no augmentation)", "plain-mobilenet", None),
     ("MobileNetV2 ImageNet, tuned (cosine lr, augmentation, label smoothing)", "tuned-mobilenet", None),
     ("MobileNetV2 ImageNet, tuned, early layers frozen (paper's suggestion)", "tuned-mobilenet-frozen", None),
-    ("ResNet18 FER-2013 -> SFEW, paper recipe (SGD momentum 0.9, lr 0.1, 48 px grey)", "paper-resnet18-fer", None),
-    ("ResNet18 FER-2013 -> SFEW, tuned recipe (48 px grey)", "tuned-resnet18-fer", None),
+    ("ResNet18 FER-2013 -> SFEW, paper recipe (SGD momentum 0.9, lr 0.1, 64 px grey)", "paper-resnet18-fer", None),
+    ("ResNet18 FER-2013 -> SFEW, tuned recipe (64 px grey)", "tuned-resnet18-fer", None),
     ("MobileNetV2 ImageNet -> FER-2013 -> SFEW (+FER mixed in, 64 px grey)", "cascade-mobilenet", None),
-    ("the same, trained on Viola-Jones and YuNet crops: shipped recipe", "cascade-mobilenet-both", None),
+    (
+        "the same, trained on Viola-Jones and YuNet crops (shipped, averaged with the next row)",
+        "cascade-mobilenet-both",
+        None,
+    ),
+    ("ResNet18 FER-2013 -> SFEW, the same recipe as the row above", "cascade-resnet18-both", None),
 ]
 BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (ours)", "phog", 43.7)]
 
