@@ -34,13 +34,18 @@ test: lint
 weights: $(PY)
 	bash scripts/fetch_weights.sh
 
+SHIPPED_RUNS := runs/cascade-mobilenet-both/random/seed0 runs/cascade-resnet18-both/random/seed0
+
 # Reproduce every Table 1/2 number and the shipped model from the data (hours on 2 CPU cores).
 train: setup-dev weights
 	$(PY) -m training split --data $(DATA)/sfew675 --check
 	$(PY) -m training table1 --data $(DATA)/sfew675
+	$(PY) -m training box-map --data $(DATA)/sfew675
 	$(PY) -m training sweep --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training table2 --data $(DATA)/sfew675
-	$(PY) -m training export
+	$(PY) -m training variants --runs $(SHIPPED_RUNS) --fer $(DATA)/fer2013/train
+	$(PY) -m training export --runs $(SHIPPED_RUNS) --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
+	$(PY) -m training end-to-end --data $(DATA)/sfew675
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Facial emotion recognition over HTTP: `bentoml serve service.service:EmotionService`.
 
-EmotionService (the API) decodes uploads and runs Viola-Jones in threads; the face crops go
+EmotionService (the API) decodes uploads and finds the faces (YuNet or Viola-Jones) in threads; the face crops go
 to EmotionClassifier, which batches them across requests (adaptive batching) into one ONNX
 Runtime session, on the GPU when there is one. Every setting is an EMOTION_* environment
 variable (service/config.py, service/README.md).

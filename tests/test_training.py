@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -157,6 +158,12 @@ def test_robust_augmentation_is_per_image_seeded_and_ends_at_the_input_size() ->
     # One draw per image: the same image twice in a batch comes out differently.
     twins = robust(np.repeat(crops[:1], 2, axis=0), 64, torch.Generator().manual_seed(3))
     assert not np.array_equal(twins[0], twins[1])
+    # The light strength changes the faces less than the robust one, on average.
+    from training.augment import LIGHT
+
+    resized = robust(crops, 64, torch.Generator().manual_seed(4), LIGHT)
+    base = np.stack([cv2.resize(c, (64, 64)) for c in crops]).astype(float)
+    assert np.abs(resized - base).mean() < np.abs(out - base).mean()
 
 
 def test_onecycle_warms_up_then_decays_to_zero() -> None:

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("fer-stage", help="train a backbone on FER-2013 (stage 1 of the cascade)")
-    p.add_argument("--preset", default="fer-stage-mobilenet", choices=[p for p in PRESETS if p.startswith("fer-stage")])
+    p.add_argument("--preset", default="fer-stage-mobilenet", choices=[p for p in PRESETS if p.startswith("fer-")])
     p.add_argument("--fer", type=Path, default=DEFAULT_FER)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_fer_stage)

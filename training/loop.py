@@ -87,8 +87,9 @@ def epoch_data(config: TrainConfig, train: Split, extra: Split | None, rng: np.r
 
 
 def _augmented(config: TrainConfig, crops: np.ndarray, gen: torch.Generator) -> np.ndarray:
-    if config.augment == "robust":
-        return augment.robust(crops, config.input_size, gen)
+    if config.augment in ("robust", "light"):
+        strength = augment.ROBUST if config.augment == "robust" else augment.LIGHT
+        return augment.robust(crops, config.input_size, gen, strength)
     if config.augment == "jitter":
         # One draw per image: on a batched tensor v2 would share one draw across the batch.
         jitter = train_augmentation(config.input_size)

@@ -19,6 +19,7 @@ SEEDS = [0, 1, 2, 3, 4]
 STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     # The shipped recipe and what it stands on first.
     ("fer-stage", "fer-stage-mobilenet", "", {}, None, True),
+    ("fer-polish", "fer-polish-mobilenet", "", {}, None, True),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
     ("cascade-resnet18-both-random", "cascade-resnet18-both", "random", {}, None, True),
@@ -56,7 +57,7 @@ def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None
         if only and step not in only:
             continue
         print(f"=== {step}", flush=True)
-        if preset.startswith("fer-stage"):
+        if preset.startswith("fer-"):
             run_fer_stage(fer, preset, device)
             continue
         mixes_fer = make_config(preset).extra_per_epoch > 0
