@@ -34,7 +34,7 @@ test: lint
 weights: $(PY)
 	bash scripts/fetch_weights.sh
 
-SHIPPED_RUNS := runs/cascade-mobilenet-both/random/seed0 runs/cascade-resnet18-both/random/seed0
+SHIPPED_RUNS := $(foreach k,0 1 2,runs/cascade-mobilenet-both/random/seed$(k))
 
 # Reproduce every Table 1/2 number and the shipped model from the data (hours on 2 CPU cores).
 train: setup-dev weights

@@ -129,8 +129,8 @@ PRESETS: dict[str, dict] = {
         grayscale=True,
     ),
     # The paper's architecture trained on faces instead of ImageNet (whose ResNet18 weights cannot be
-    # had here): from scratch on FER-2013, greyscale at 64 px like the MobileNetV2 stage (so the two
-    # can be averaged in one model), otherwise as above.
+    # had here): from scratch on FER-2013, greyscale at 64 px like the MobileNetV2 stage, with the
+    # light augmentation (the robust one under-fits from scratch in few epochs).
     "fer-stage-resnet18": dict(
         arch="resnet18",
         init="none",
@@ -149,10 +149,6 @@ PRESETS: dict[str, dict] = {
     # The shipped recipe: the cascade trained on both detectors' crops of each SFEW training frame, since
     # the service detects with YuNet by default and keeps Viola-Jones one setting away.
     "cascade-mobilenet-both": dict(CASCADE, detector="both"),
-    # The same recipe from the ResNet18 stage: a second, different network to average with it.
-    "cascade-resnet18-both": dict(
-        CASCADE, arch="resnet18", init="models/stages/fer-stage-resnet18.pt", detector="both"
-    ),
     # The ResNet18 transfer rows: the paper's architecture from its FER-2013 stage, the paper's own
     # recipe (SGD momentum 0.9, lr 0.1, no augmentation) and the tuned one, both at the stage's 64 px.
     "paper-resnet18-fer": dict(

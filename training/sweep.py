@@ -22,13 +22,11 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("fer-polish", "fer-polish-mobilenet", "", {}, None, True),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
-    ("cascade-resnet18-both-random", "cascade-resnet18-both", "random", {}, None, True),
     ("resnet18-fer-paper-random", "paper-resnet18-fer", "random", {}, None, True),
     ("resnet18-fer-tuned-random", "tuned-resnet18-fer", "random", {}, None, True),
     ("cascade-random", "cascade-mobilenet", "random", {}, None, True),
     # FER-2013 held-out accuracy does not depend on the SFEW split: scored on the fixed split only.
     ("cascade-both-film", "cascade-mobilenet-both", "film", {}, None, False),
-    ("cascade-resnet18-both-film", "cascade-resnet18-both", "film", {}, None, False),
     ("resnet18-fer-paper-film", "paper-resnet18-fer", "film", {}, None, False),
     ("resnet18-fer-tuned-film", "tuned-resnet18-fer", "film", {}, None, False),
     ("cascade-film", "cascade-mobilenet", "film", {}, None, False),
