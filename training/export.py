@@ -22,7 +22,6 @@ from training.models import Probabilities
 
 PARITY_BATCHES = (1, 8, 64)
 PARITY_TOLERANCE = 1e-4
-FP16_MIN_ELEMENTS = 4096  # biases and BatchNorm vectors stay float32
 
 
 def export_onnx(
@@ -34,20 +33,9 @@ def export_onnx(
     provenance: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     temperature: float = 1.0,
-    fp16_weights: bool = False,
 ) -> float:
-    """Write the ONNX file; return the worst torch-vs-onnxruntime difference seen.
-
-    ``fp16_weights`` stores the large weight tensors as float16 (half the file) behind Cast nodes
-    that ONNX Runtime folds at load, so inference still runs in float32; the torch side is rounded
-    the same way first, so the parity check still compares like with like.
-    """
+    """Write the ONNX file; return the worst torch-vs-onnxruntime difference seen."""
     wrapped = Probabilities(net, temperature).eval()
-    if fp16_weights:
-        with torch.no_grad():
-            for tensor in wrapped.parameters():
-                if tensor.numel() >= FP16_MIN_ELEMENTS:
-                    tensor.copy_(tensor.half().float())
     size = params.input_size
     example = torch.zeros(2, 3, size, size)  # batch 2: an example of 1 would pin the batch axis
     program = torch.onnx.export(
@@ -62,28 +50,12 @@ def export_onnx(
         verbose=False,
     )
     model = program.model_proto
-    if fp16_weights:
-        store_weights_as_fp16(model)
     props = metadata_props(params, model_name, model_version, provenance, metrics, temperature)
     onnx.helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(path), save_as_external_data=False)
     return verify_parity(wrapped, path, size)
-
-
-def store_weights_as_fp16(model: onnx.ModelProto) -> None:
-    """Every float32 initializer of FP16_MIN_ELEMENTS or more becomes float16 + a Cast back to float32."""
-    casts = []
-    for init in model.graph.initializer:
-        if init.data_type == onnx.TensorProto.FLOAT and int(np.prod(init.dims)) >= FP16_MIN_ELEMENTS:
-            name = init.name
-            half = onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(init).astype(np.float16), f"{name}.fp16")
-            init.CopyFrom(half)
-            casts.append(onnx.helper.make_node("Cast", [f"{name}.fp16"], [name], to=onnx.TensorProto.FLOAT))
-    nodes = casts + list(model.graph.node)  # the casts first: the graph stays topologically sorted
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
 
 
 def verify_parity(wrapped: nn.Module, path: Path, size: int) -> float:

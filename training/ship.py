@@ -191,15 +191,10 @@ def ship(
         "data": "SFEW 675 (fixed 80/20 split, train side) + FER-2013 train (fer2013_val.txt held out)",
         "exported": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    # One self-contained file under MAX_MODEL_BYTES: large ensembles store their weights as float16.
-    fp16 = 4 * sum(p.numel() for p in model.parameters()) > 0.9 * MAX_MODEL_BYTES
-    provenance["weights_stored_as"] = "float16 (computed in float32)" if fp16 else "float32"
     arch = "+".join(dict.fromkeys(r["config"]["arch"] for r in records))
     presets = "+".join(dict.fromkeys(r["preset"] for r in records))
     version = f"2.0.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
-    worst = export_onnx(
-        model, params, out, f"{arch}-emotion", version, provenance, metrics, calibration["temperature"], fp16
-    )
+    worst = export_onnx(model, params, out, f"{arch}-emotion", version, provenance, metrics, calibration["temperature"])
     if out.stat().st_size > MAX_MODEL_BYTES:
         raise ValueError(f"{out} is {out.stat().st_size} bytes, over the {MAX_MODEL_BYTES} budget")
     card = {
@@ -238,12 +233,11 @@ Version `{card["version"]}`, {card["size_bytes"] / 1e6:.1f} MB, exported {p["exp
 
 ## What it is
 The average of the logits of {members}{averaging}. Each network was trained first on the sharp FER-2013
-training faces (greyscale, {pre["input_size"]} px, robust augmentation: zoom in and out, rotation, low
-resolution, light, occlusion; MobileNetV2 from ImageNet weights, ResNet18 from scratch), then fine-tuned on
-SFEW face crops from both detectors (Viola-Jones and YuNet) with FER-2013 faces mixed into every epoch. Which
+training faces from ImageNet weights (greyscale, {pre["input_size"]} px, robust augmentation: zoom in and
+out, rotation, low resolution, light, occlusion; then polished with a lighter one), then fine-tuned on SFEW
+face crops from both detectors (Viola-Jones and YuNet) with FER-2013 faces mixed into every epoch. Which
 networks to average was fixed in advance and checked on validation only (`reports/shipped_variants.md`: what
-averaging and mirroring buy on the FER-2013 held-out part, and what they cost). Weights stored as
-{p["weights_stored_as"]}. Input: `input`,
+averaging and mirroring buy on the FER-2013 held-out part, and what they cost). Input: `input`,
 float32 (batch, 3, {pre["input_size"]}, {pre["input_size"]}): the face's luma (`grayscale`: {pre["grayscale"]})
 in all three channels, normalised with mean {pre["mean"]} and std {pre["std"]}. Output: `probabilities`,
 float32 (batch, 7), softmax(logits / {m["calibration"]["temperature"]}) over {", ".join(pre["classes"])}: the
