@@ -90,7 +90,7 @@ def fit_box_map(root: Path, out: Path) -> dict:
         "yunet_width_over_vj": round(float(np.median(r[:, 3])), 3),
         "yunet_height_over_vj": round(float(np.median(r[:, 4])), 3),
         "mapping": {"box_scale": scale, "box_dx": dx, "box_dy": dy},
-        "unmapped": agreement(identity),
+        "square_box_no_offset": agreement(identity),
         "mapped": agreement(fitted),
     }
     (out / "box_map.json").write_text(json.dumps(report, indent=2))
