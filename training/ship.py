@@ -62,11 +62,19 @@ def calibrate(net: torch.nn.Module, params: PreprocessParams, fer_val: Split, sf
 
 
 def load_net(run: Path) -> tuple[dict, torch.nn.Module]:
-    record = json.loads((run / "metrics.json").read_text())
+    """A finished SFEW trial (its folder under runs/) or a FER-2013 stage (``models/stages/<preset>.pt``)."""
+    weights, record_path = (
+        (run, run.with_suffix(".json")) if run.suffix == ".pt" else (run / "model.pt", run / "metrics.json")
+    )
+    record = json.loads(record_path.read_text())
     config = record["config"]
     net = build_model(config["arch"], "none", len(record["preprocess"]["classes"]), config["input_size"])
-    net.load_state_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=True))
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return record, net.eval()
+
+
+def _without_detector(preprocess: dict) -> dict:
+    return {k: v for k, v in preprocess.items() if k != "detector"}
 
 
 def accuracy(model: torch.nn.Module, split: Split, params: PreprocessParams) -> tuple[float, np.ndarray]:
@@ -151,9 +159,13 @@ def ship(
     mirror: bool = False,
 ) -> dict:
     records, nets = zip(*(load_net(run) for run in runs), strict=True)
-    record = records[0]
-    if any(r["preprocess"] != record["preprocess"] or r["split"] != record["split"] for r in records):
-        raise ValueError("the runs to average must share their preprocessing and split")
+    record = records[0]  # an SFEW trial: its split, detector and recipe describe the shipped model
+    same = _without_detector(record["preprocess"])
+    if any(
+        _without_detector(r["preprocess"]) != same or r.get("split", record["split"]) != record["split"]
+        for r in records
+    ):
+        raise ValueError("the networks to average must share their preprocessing (the detector aside) and split")
     recipes = {r["name"] for r in records}
     config = record["config"]
     params = PreprocessParams.from_dict(record["preprocess"])
@@ -166,7 +178,9 @@ def ship(
     recipe = summarise(record["name"])  # the first run's recipe: the card reports its medians
     metrics = {
         "sfew_fixed_split_test_acc": round(sfew_acc, 4),
-        "sfew_fixed_split_train_acc": round(float(np.mean([r["train_acc_eval"] for r in records])), 4),
+        "sfew_fixed_split_train_acc": round(
+            float(np.mean([r["train_acc_eval"] for r in records if "train_acc_eval" in r])), 4
+        ),
         "fer2013_heldout_acc": round(fer_acc, 4),
         "sfew_test_acc_per_class": per_class_accuracy(sfew_test.labels.tolist(), sfew_pred.tolist()),
         "recipe_median_fixed_split": recipe["random"]["test_median"],
@@ -175,7 +189,7 @@ def ship(
         "calibration": calibration,
         "onnx_ms_per_face_batch8": round(onnx_ms_per_face(model, params), 3),
     }
-    seeds = [r["seed"] for r in records]
+    seeds = [r.get("seed", 0) for r in records]
     provenance = {
         "recipe": record["preset"],
         "recipes": sorted(recipes),
