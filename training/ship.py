@@ -166,7 +166,7 @@ def ship(
         for r in records
     ):
         raise ValueError("the networks to average must share their preprocessing (the detector aside) and split")
-    recipes = {r["name"] for r in records}
+    recipes = {r.get("name", r["preset"]) for r in records}
     config = record["config"]
     params = PreprocessParams.from_dict(record["preprocess"])
     model = Averaged(list(nets), mirror).eval()
