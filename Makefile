@@ -34,7 +34,8 @@ test: lint
 weights: $(PY)
 	bash scripts/fetch_weights.sh
 
-SHIPPED_RUNS := $(foreach k,0 1 2,runs/cascade-mobilenet-both/random/seed$(k))
+CASCADE := runs/cascade-mobilenet-both
+FER_STAGE := models/stages/fer-polish-mobilenet.pt
 
 # Reproduce every Table 1/2 number and the shipped model from the data (hours on 2 CPU cores).
 train: setup-dev weights
@@ -43,9 +44,11 @@ train: setup-dev weights
 	$(PY) -m training box-map --data $(DATA)/sfew675
 	$(PY) -m training sweep --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training table2 --data $(DATA)/sfew675
-	$(PY) -m training variants --runs $(SHIPPED_RUNS) --fer $(DATA)/fer2013/train
-	$(PY) -m training export --runs $(SHIPPED_RUNS) --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
-	$(PY) -m training end-to-end --data $(DATA)/sfew675
+	$(PY) -m training variants --runs $(CASCADE)/random/seed0 $(FER_STAGE) $(CASCADE)/random/seed1 --fer $(DATA)/fer2013/train
+	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(FER_STAGE) --mirror --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
+	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(FER_STAGE) --mirror --out runs/film/face_emotion.onnx \
+		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
+	$(PY) -m training end-to-end --data $(DATA)/sfew675 --film-model runs/film/face_emotion.onnx
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
