@@ -134,7 +134,7 @@ PRESETS: dict[str, dict] = {
     "fer-stage-resnet18": dict(
         arch="resnet18",
         init="none",
-        epochs=10,
+        epochs=8,
         batch_size=64,
         optimizer="adamw",
         lr=2e-3,
