@@ -8,6 +8,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from face_pipeline.image_io import shrink
 from face_pipeline.largest_first import scan_largest_first
 from face_pipeline.params import YUNET, DetectorParams
 from face_pipeline.yunet import mapped_boxes, yunet_raw
@@ -46,11 +47,7 @@ def cascade(name: str) -> cv2.CascadeClassifier:
 
 def detection_grey(rgb: np.ndarray, params: DetectorParams) -> tuple[np.ndarray, float]:
     """The grey, histogram-equalised, possibly shrunk copy the cascade runs on, and its scale."""
-    height, width = rgb.shape[:2]
-    scale = min(1.0, params.max_side / max(height, width))
-    if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    rgb, scale = shrink(rgb, params.max_side)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     return cv2.equalizeHist(grey), scale
 

@@ -10,6 +10,7 @@ import io
 import os
 import warnings
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -96,6 +97,16 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InvalidImage(f"unexpected pixel layout {rgb.shape}")
     return np.ascontiguousarray(rgb)
+
+
+def shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The image with its longer side at most ``max_side`` (area filter), and the scale applied."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return rgb, scale
 
 
 def read_image_file(path: str) -> np.ndarray:

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from face_pipeline.image_io import shrink
 from face_pipeline.params import DetectorParams
 
 YUNET_PATH = Path(__file__).parent / "weights" / "face_detection_yunet_2026may.onnx"
@@ -58,11 +59,7 @@ def _detector(score_threshold: float, width: int, height: int) -> cv2.FaceDetect
 
 def yunet_raw(rgb: np.ndarray, params: DetectorParams) -> np.ndarray:
     """YuNet's own detections in original pixels: (N, 15) rows of x, y, w, h, 5 landmarks, score."""
-    height, width = rgb.shape[:2]
-    scale = min(1.0, params.max_side / max(height, width))
-    if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    rgb, scale = shrink(rgb, params.max_side)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     _, faces = _detector(params.score_threshold, bgr.shape[1], bgr.shape[0]).detect(bgr)
     if faces is None:

@@ -44,6 +44,22 @@ class TrainConfig:
 # per-image augmentation (the default), label smoothing.
 TUNED = dict(epochs=12, optimizer="adamw", lr=5e-4, weight_decay=0.05, label_smoothing=0.1)
 
+# Stage 1 of the cascade: ImageNet MobileNetV2 on FER-2013 (the FER-2013 presets derive from it).
+FER_STAGE = dict(
+    arch="mobilenet_v2",
+    init="imagenet",
+    epochs=25,
+    batch_size=64,
+    optimizer="adamw",
+    lr=1.5e-3,
+    weight_decay=0.05,
+    schedule="onecycle",
+    label_smoothing=0.1,
+    input_size=64,
+    augment="robust",
+    grayscale=True,
+)
+
 # Stage 2 of the cascade: FER-2013 checkpoint -> SFEW at the stage's size, greyscale, with FER-2013 faces
 # mixed into every epoch so that one model serves both kinds of face.
 CASCADE = dict(
@@ -98,53 +114,16 @@ PRESETS: dict[str, dict] = {
     "tuned-mobilenet-frozen": dict(TUNED, arch="mobilenet_v2", init="imagenet", freeze_early=True),
     # Stage 1 of the cascade (Ng et al. 2015): ImageNet -> FER-2013 (sharp copy), greyscale at 64 px,
     # trained to convergence with the robust augmentation; scored on the committed held-out part.
-    "fer-stage-mobilenet": dict(
-        arch="mobilenet_v2",
-        init="imagenet",
-        epochs=25,
-        batch_size=64,
-        optimizer="adamw",
-        lr=1.5e-3,
-        weight_decay=0.05,
-        schedule="onecycle",
-        label_smoothing=0.1,
-        input_size=64,
-        augment="robust",
-        grayscale=True,
-    ),
+    "fer-stage-mobilenet": FER_STAGE,
     # Stage 1b: the MobileNetV2 stage polished with the light augmentation at a low learning rate
     # (heavy augmentation to the end under-fits FER-2013: 65% held out after 25 epochs).
     "fer-polish-mobilenet": dict(
-        arch="mobilenet_v2",
-        init="models/stages/fer-stage-mobilenet.pt",
-        epochs=6,
-        batch_size=64,
-        optimizer="adamw",
-        lr=4e-4,
-        weight_decay=0.05,
-        schedule="onecycle",
-        label_smoothing=0.1,
-        input_size=64,
-        augment="light",
-        grayscale=True,
+        FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light"
     ),
     # The paper's architecture trained on faces instead of ImageNet (whose ResNet18 weights cannot be
     # had here): from scratch on FER-2013, greyscale at 64 px like the MobileNetV2 stage, with the
     # light augmentation (the robust one under-fits from scratch in few epochs).
-    "fer-stage-resnet18": dict(
-        arch="resnet18",
-        init="none",
-        epochs=8,
-        batch_size=64,
-        optimizer="adamw",
-        lr=2e-3,
-        weight_decay=0.05,
-        schedule="onecycle",
-        label_smoothing=0.1,
-        input_size=64,
-        augment="light",
-        grayscale=True,
-    ),
+    "fer-stage-resnet18": dict(FER_STAGE, arch="resnet18", init="none", epochs=8, lr=2e-3, augment="light"),
     "cascade-mobilenet": CASCADE,
     # The shipped recipe: the cascade trained on both detectors' crops of each SFEW training frame, since
     # the service detects with YuNet by default and keeps Viola-Jones one setting away.
