@@ -44,6 +44,9 @@ class TrainConfig:
 # per-image augmentation (the default), label smoothing.
 TUNED = dict(epochs=12, optimizer="adamw", lr=5e-4, weight_decay=0.05, label_smoothing=0.1)
 
+# What the cascade's networks see: greyscale 64 px faces, robustly augmented.
+GREY_64 = dict(input_size=64, augment="robust", grayscale=True)
+
 # Stage 1 of the cascade: ImageNet MobileNetV2 on FER-2013 (the FER-2013 presets derive from it).
 FER_STAGE = dict(
     arch="mobilenet_v2",
@@ -55,9 +58,7 @@ FER_STAGE = dict(
     weight_decay=0.05,
     schedule="onecycle",
     label_smoothing=0.1,
-    input_size=64,
-    augment="robust",
-    grayscale=True,
+    **GREY_64,
 )
 
 # Stage 2 of the cascade: FER-2013 checkpoint -> SFEW at the stage's size, greyscale, with FER-2013 faces
@@ -67,9 +68,7 @@ CASCADE = dict(
     arch="mobilenet_v2",
     init="models/stages/fer-polish-mobilenet.pt",
     extra_per_epoch=1500,
-    input_size=64,
-    augment="robust",
-    grayscale=True,
+    **GREY_64,
 )
 
 # Paper, section 2: base CNN, SGD lr 0.1 momentum 0.5, NLL loss, no augmentation, every detected box.
