@@ -151,8 +151,9 @@ def write_table2(features_csv: Path, out: Path) -> dict:
     for label, run, paper in ROWS:
         keep_records(run)
         summary = summarise(run)
-        if not summary["random"]["trials"] and not summary["film"]["trials"] and run in previous:
-            if run not in STALE_RUNS:
+        old = previous.get(run)
+        if not summary["random"]["trials"] and not summary["film"]["trials"] and old:
+            if run not in STALE_RUNS and (old["random"]["trials"] or old["film"]["trials"]):
                 # Trials from before records were committed: their figures, marked, not re-run here.
                 summary = {**previous[run], "carried": True}
         summary.update(label=label, paper=paper)
