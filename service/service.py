@@ -49,6 +49,9 @@ logs.install()
 T = TypeVar("T")
 GPU = SETTINGS.device != "cpu" and cuda_available()
 CLASSIFIER_MAX_CONCURRENCY = 256
+# One classifier call normally takes well under a second (EMOTION_MAX_LATENCY_MS of batching
+# included); a third of the request's timeout leaves room for one retry and the answer.
+CLASSIFY_ATTEMPT_S = SETTINGS.timeout_s / 3
 
 
 def _image_file() -> Annotated[Path, ContentType("image/*")]: ...  # only its annotation is used, for OpenAPI
@@ -246,20 +249,27 @@ class EmotionService:
         batch = np.concatenate(faces)
         if self.model is not None:  # EMOTION_CLASSIFY_IN_API=1
             return await self._thread(self.model.predict_crops, batch)
+        # BentoML can reuse a pooled connection the classifier has just closed (bentoml/BentoML#4971):
+        # ~0.1% of calls under load. A call can also hang (two in a 10-minute soak, cause not
+        # established). Classifying is idempotent, so either gets one more try on a fresh connection.
         try:
-            return await self.classifier.to_async.classify(batch)
+            return await self._classify_remote(batch)
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            logger.warning("classifier call failed (%s); retrying once", type(exc).__name__)
+        try:
+            return await self._classify_remote(batch)
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise ServiceUnavailable("the classifier did not answer, twice; retry shortly") from exc
+
+    async def _classify_remote(self, batch: np.ndarray) -> np.ndarray:
+        try:
+            return await asyncio.wait_for(self.classifier.to_async.classify(batch), CLASSIFY_ATTEMPT_S)
         except ServiceUnavailable as exc:
             # The classifier cancels what it cannot batch within its latency budget.
             raise ServiceUnavailable(
                 f"the classifier is overloaded: these faces could not be classified within "
                 f"EMOTION_MAX_LATENCY_MS={SETTINGS.max_latency_ms} ms; retry shortly"
             ) from exc
-        except aiohttp.ClientConnectionError as exc:
-            # BentoML can reuse a pooled connection the classifier has just closed
-            # (bentoml/BentoML#4971): ~0.1% of calls under load. Classifying is idempotent,
-            # so one retry on a fresh connection turns that 500 into a normal answer.
-            logger.warning("classifier connection dropped (%s); retrying once", type(exc).__name__)
-            return await self.classifier.to_async.classify(batch)
 
     async def _thread(self, func: Callable[..., T], *args: object) -> T:
         return await anyio.to_thread.run_sync(func, *args, limiter=self.threads)

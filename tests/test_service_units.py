@@ -234,6 +234,42 @@ def test_classifier_call_is_retried_once_when_its_connection_drops() -> None:
     assert probabilities.shape == (2, 7) and calls == [2, 2]
 
 
+def test_a_hung_classifier_call_is_retried_and_a_second_failure_is_a_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call that never answers must not hold the request to its 30 s timeout (a 504)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from bentoml.exceptions import ServiceUnavailable
+
+    from service import service
+
+    monkeypatch.setattr(service, "CLASSIFY_ATTEMPT_S", 0.05)
+    calls = []
+
+    def make_classify(hangs: int):
+        async def classify(batch: np.ndarray) -> np.ndarray:
+            calls.append(len(batch))
+            if len(calls) <= hangs:
+                await asyncio.sleep(60)
+            return np.full((len(batch), 7), 1 / 7, np.float32)
+
+        return classify
+
+    api = service.EmotionService.inner.__new__(service.EmotionService.inner)
+    api.model = None
+    faces = np.zeros((3, 120, 120, 3), np.uint8)
+
+    api.classifier = SimpleNamespace(to_async=SimpleNamespace(classify=make_classify(hangs=1)))
+    assert asyncio.run(asyncio.wait_for(api._classify([faces]), 5)).shape == (3, 7)
+    assert calls == [3, 3]
+
+    calls.clear()
+    api.classifier = SimpleNamespace(to_async=SimpleNamespace(classify=make_classify(hangs=2)))
+    with pytest.raises(ServiceUnavailable, match="did not answer"):
+        asyncio.run(asyncio.wait_for(api._classify([faces]), 5))
+    assert calls == [3, 3]
+
+
 def test_client_errors_are_logged_as_one_line_and_server_errors_keep_their_traceback() -> None:
     import logging
 
