@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face_pipeline.image_io import shrink
+from face_pipeline.image_io import fit_sides
 from face_pipeline.params import DetectorParams
 
 YUNET_PATH = Path(__file__).parent / "weights" / "face_detection_yunet_2026may.onnx"
@@ -59,7 +59,7 @@ def _detector(score_threshold: float, width: int, height: int) -> cv2.FaceDetect
 
 def yunet_raw(rgb: np.ndarray, params: DetectorParams) -> np.ndarray:
     """YuNet's own detections in original pixels: (N, 15) rows of x, y, w, h, 5 landmarks, score."""
-    rgb, scale = shrink(rgb, params.max_side)
+    rgb, scale = fit_sides(rgb, params.min_side, params.max_side)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     _, faces = _detector(params.score_threshold, bgr.shape[1], bgr.shape[0]).detect(bgr)
     if faces is None:
@@ -72,7 +72,8 @@ def yunet_raw(rgb: np.ndarray, params: DetectorParams) -> np.ndarray:
 def mapped_boxes(raw: np.ndarray, params: DetectorParams, width: int, height: int) -> list[tuple[int, int, int, int]]:
     """YuNet boxes -> the square box Viola-Jones would draw around the same face, clamped to the image."""
     out = []
-    for x, y, w, h in raw[:, :4]:
+    # On images smaller than its coarsest stride YuNet can return garbage rows (NaN): drop them.
+    for x, y, w, h in raw[np.isfinite(raw[:, :4]).all(axis=1), :4]:
         side = params.box_scale * math.sqrt(max(w, 0.0) * max(h, 0.0))
         cx = x + w / 2 + params.box_dx * w
         cy = y + h / 2 + params.box_dy * h

@@ -34,6 +34,36 @@ def test_limit_and_min_size() -> None:
     assert detect_faces(rgb, YUNET_DETECTOR, min_size=both[1].width + 1) == both[:1]
 
 
+def test_a_face_that_fills_a_small_image_is_found_by_enlarging_it() -> None:
+    """A 32 px face crop, enlarged to min_side for YuNet: one face, in the crop's own pixels."""
+    import cv2
+
+    rgb = read_image_file(str(FIXTURES / "astronaut.png"))
+    (box,) = detect_faces(rgb, YUNET_DETECTOR)
+    grown = grow_box(box, box.width // 10, rgb.shape[1], rgb.shape[0])
+    face = rgb[grown.y : grown.y + grown.height, grown.x : grown.x + grown.width]
+    small = cv2.resize(face, (32, 32), interpolation=cv2.INTER_AREA)
+    (found,) = detect_faces(small, YUNET_DETECTOR, min_size=1)
+    assert found.x >= 0 and found.y >= 0 and found.x + found.width <= 32 and found.y + found.height <= 32
+    assert found.width >= 24
+
+
+def test_garbage_rows_from_yunet_are_dropped_not_a_crash() -> None:
+    """On images under its stride, YuNet sometimes returns NaN rows (uninitialised memory: it varies
+    from call to call); round(NaN) would have been a 500."""
+    raw = np.array([[np.nan, 1.0, np.nan, 5.0] + [0.0] * 11, [2.0, 3.0, 20.0, 24.0] + [0.0] * 11], np.float32)
+    assert len(mapped_boxes(raw, YUNET_DETECTOR, 32, 32)) == 1
+
+
+def test_fit_sides_enlarges_small_images_and_shrinks_large_ones() -> None:
+    from face_pipeline.image_io import fit_sides
+
+    for shape, scale in [((48, 40, 3), 160 / 48), ((200, 300, 3), 1.0), ((640, 480, 3), 0.5)]:
+        out, applied = fit_sides(np.zeros(shape, np.uint8), 160, 320)
+        assert applied == pytest.approx(scale)
+        assert out.shape[:2] == (round(shape[0] * scale), round(shape[1] * scale))
+
+
 def test_box_mapping_makes_a_square_scaled_and_shifted_box() -> None:
     raw = np.array([[100.0, 50.0, 40.0, 90.0] + [0.0] * 11], np.float32)  # x, y, w, h of a tall YuNet box
     params = replace(YUNET_DETECTOR, box_scale=1.5, box_dx=0.25, box_dy=-0.1)
