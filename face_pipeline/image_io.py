@@ -99,6 +99,16 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+def fit_sides(rgb: np.ndarray, min_side: int, max_side: int) -> tuple[np.ndarray, float]:
+    """``shrink``, or an image whose longer side is under ``min_side`` enlarged to it (bilinear)."""
+    height, width = rgb.shape[:2]
+    if max(height, width) >= min_side:
+        return shrink(rgb, max_side)
+    scale = min_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR), scale
+
+
 def shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """The image with its longer side at most ``max_side`` (area filter), and the scale applied."""
     height, width = rgb.shape[:2]

@@ -57,7 +57,7 @@ def _cmd_box_map(args: argparse.Namespace) -> None:
 def _cmd_end_to_end(args: argparse.Namespace) -> None:
     from training.end_to_end import end_to_end
 
-    end_to_end(args.data / "images", args.model, args.out, args.film_model)
+    end_to_end(args.data / "images", args.model, args.out, args.film_model, args.fer)
 
 
 def _seeds(text: str) -> list[int]:
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--model", type=Path, default=Path(SHIPPED_MODEL))
     p.add_argument("--film-model", type=Path, help="the same recipe exported from its film-split trial")
+    p.add_argument("--fer", type=Path, default=DEFAULT_FER, help="FER-2013 train folder: 48 px faces held out")
     p.add_argument("--out", type=Path, default=Path("reports/detectors"))
     p.set_defaults(func=_cmd_end_to_end)
 

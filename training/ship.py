@@ -18,6 +18,7 @@ import torch
 
 from face_pipeline import EMOTIONS, PreprocessParams
 from face_pipeline.metadata import SHIPPED_MODEL
+from face_pipeline.params import with_detector
 from training.calibrate import expected_calibration_error, fit_temperature, softmax
 from training.export import export_onnx
 from training.faces import Split
@@ -168,7 +169,9 @@ def ship(
         raise ValueError("the networks to average must share their preprocessing (the detector aside) and split")
     recipes = {r.get("name", r["preset"]) for r in records}
     config = record["config"]
-    params = PreprocessParams.from_dict(record["preprocess"])
+    # The detector's settings as they are now (min_side came after some trials): only which faces
+    # are found changes, their boxes are framed alike.
+    params = with_detector(PreprocessParams.from_dict(record["preprocess"]), record["preprocess"]["detector"]["kind"])
     model = Averaged(list(nets), mirror).eval()
     fer_val = load_fer(fer_root)[1].resized(params.input_size)
     sfew_test = sfew_faces(sfew_root, TrainConfig(**config), record["split"])[1]
