@@ -19,7 +19,7 @@ from face_pipeline.params import (
     DetectorParams,
     PreprocessParams,
 )
-from face_pipeline.preprocess import crop_face, face_crops, face_tensors, grow_box, normalize
+from face_pipeline.preprocess import crop_face, face_crops, face_tensors, framed_face, grow_box, normalize
 
 __all__ = [
     "EMOTIONS",
@@ -37,6 +37,7 @@ __all__ = [
     "detect_faces",
     "face_crops",
     "face_tensors",
+    "framed_face",
     "grow_box",
     "iou",
     "normalize",

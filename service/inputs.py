@@ -133,8 +133,19 @@ class BatchInput(FormInput):
     detector: Detector = None
 
 
+FindFace = Annotated[
+    bool,
+    Field(
+        description="Frame each crop around the largest face found in it, as /predict frames faces (the whole "
+        "crop when none is found); false: classify each whole crop as it is"
+    ),
+]
+
+
 class FacesInput(FormInput):
     images: Images
+    find_face: FindFace = True
+    detector: Detector = None
 
 
 def error_detail(exc: ImageError) -> ErrorDetail:

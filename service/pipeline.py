@@ -63,6 +63,12 @@ def detect(path: Path, params: PreprocessParams, options: Options, limits: Limit
     return Detected(rgb, *face_crops(rgb, params, options))
 
 
-def face_crop(path: Path, params: PreprocessParams, limits: Limits) -> np.ndarray:
-    """An upload that is already a face, as one uint8 (S,S,3) crop: no detection, no margin."""
-    return resize_face(read_upload(str(path), limits.max_bytes, limits.max_pixels), params.input_size)
+def face_crop(
+    path: Path, params: PreprocessParams, limits: Limits, find_face: bool, detector: str | None
+) -> tuple[Box | None, np.ndarray]:
+    """An upload that is already a face, as one uint8 (S,S,3) crop: framed around the face found in it
+    (``face_pipeline.framed_face``), or with ``find_face`` off the whole image resized, no margin."""
+    rgb = read_upload(str(path), limits.max_bytes, limits.max_pixels)
+    if not find_face:
+        return None, resize_face(rgb, params.input_size)
+    return preprocess.framed_face(rgb, with_detector(params, detector))

@@ -71,6 +71,9 @@ class BatchResponse(IODescriptor):
 
 class FaceItem(BaseModel):
     index: int
+    box: FaceBox | None = Field(
+        default=None, description="The face the crop was framed around; null: the whole crop was classified"
+    )
     result: Emotion | None = None
     error: ErrorDetail | None = None
 

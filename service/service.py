@@ -179,16 +179,22 @@ class EmotionService:
         return BatchResponse(results=results, model=info.ref)
 
     @bentoml.api(input_spec=FacesInput, output_spec=ClassifyFacesResponse)
-    async def classify_faces(self, images: list[Path]) -> ClassifyFacesResponse:
-        """Images that are already face crops: no detection, each whole image is one face."""
+    async def classify_faces(self, images: list[Path], find_face: bool, detector: str | None) -> ClassifyFacesResponse:
+        """Images that are already face crops, one face each: framed around the face found in each."""
         info, params = await self._served()
-        crops = await asyncio.gather(*(self._try(pipeline.face_crop, p, params, self.limits) for p in images))
-        probabilities = iter(await self._classify([c[None] for c in crops if not isinstance(c, ImageError)]))
+        framed = await asyncio.gather(
+            *(self._try(pipeline.face_crop, p, params, self.limits, find_face, detector) for p in images)
+        )
+        probabilities = iter(await self._classify([f[1][None] for f in framed if not isinstance(f, ImageError)]))
         results = [
-            schemas.FaceItem(index=i, error=error_detail(c))
-            if isinstance(c, ImageError)
-            else schemas.FaceItem(index=i, result=schemas.emotion(next(probabilities), info.classes))
-            for i, c in enumerate(crops)
+            schemas.FaceItem(index=i, error=error_detail(f))
+            if isinstance(f, ImageError)
+            else schemas.FaceItem(
+                index=i,
+                box=None if f[0] is None else schemas.FaceBox(**f[0]._asdict()),
+                result=schemas.emotion(next(probabilities), info.classes),
+            )
+            for i, f in enumerate(framed)
         ]
         return ClassifyFacesResponse(results=results, model=info.ref)
 

@@ -162,12 +162,13 @@ def test_predict_batch_keeps_order_and_isolates_a_bad_image(
     assert response.json()["model"]["version"] == "0.0.0-test"
 
 
-def test_classify_faces_skips_detection(server: Server, face_jpg: bytes) -> None:
+def test_classify_faces_frames_each_crop_around_its_face(server: Server, face_jpg: bytes) -> None:
     _, detected = predict(server, face_jpg)
     box = detected["faces"][0]["box"]
     photo = Image.open(io.BytesIO(face_jpg))
     crop = photo.crop((box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]))
     files = [
+        ("images", ("loose.jpg", face_jpg)),  # the whole photo: a loose crop of its face
         ("images", ("crop.png", encode(crop, "PNG"))),
         ("images", ("bad.bin", b"\x89PNG\r\n\x1a\n broken")),
         ("images", ("tiny.png", encode(Image.new("RGB", (8, 8), "gray"), "PNG"))),
@@ -175,10 +176,17 @@ def test_classify_faces_skips_detection(server: Server, face_jpg: bytes) -> None
     response = server.client.post("/classify_faces", files=files)
     assert response.status_code == 200, response.text
     results = response.json()["results"]
-    assert results[0]["result"]["emotion"] in CLASSES
-    assert math.isclose(sum(results[0]["result"]["probabilities"].values()), 1.0, abs_tol=1e-4)
-    assert results[1]["error"]["status"] == 400
-    assert results[2]["result"] is not None  # a crop too small to detect anything in is still classified
+    # Framed exactly as /predict frames the face, so it gets /predict's answer.
+    assert results[0]["box"] == box
+    assert results[0]["result"]["probabilities"] == pytest.approx(detected["faces"][0]["probabilities"], abs=1e-5)
+    assert results[1]["result"]["emotion"] in CLASSES
+    assert math.isclose(sum(results[1]["result"]["probabilities"].values()), 1.0, abs_tol=1e-4)
+    assert results[2]["error"]["status"] == 400 and results[2]["box"] is None
+    assert results[3]["result"] is not None and results[3]["box"] is None  # no face in it: classified whole
+
+    whole = server.client.post("/classify_faces", files=files[:1], data={"find_face": "false"}).json()["results"]
+    assert whole[0]["box"] is None
+    assert whole[0]["result"]["probabilities"] != pytest.approx(results[0]["result"]["probabilities"], abs=1e-3)
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "png"])
