@@ -93,7 +93,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_fer_stage(args: argparse.Namespace) -> None:
     from training.fer_stage import run_fer_stage
 
-    run_fer_stage(args.fer, args.preset, args.device)
+    run_fer_stage(args.fer, args.preset, args.device, args.seed)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--preset", default="fer-stage-mobilenet", choices=[p for p in PRESETS if p.startswith("fer-")])
     p.add_argument("--fer", type=Path, default=DEFAULT_FER)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="another seed: models/stages/<preset>-seed<n>.pt")
     p.set_defaults(func=_cmd_fer_stage)
 
     p = sub.add_parser("sweep", help="every Table 2 experiment in priority order (resumable)")

@@ -1,6 +1,7 @@
 """Stage 1 of the cascade: train a backbone on FER-2013 faces before SFEW (resumable).
 
-The finished stage's weights and record go to ``models/stages/<preset>.pt`` and ``.json``, which are
+The finished stage's weights and record go to ``models/stages/<preset>.pt`` and ``.json`` (with
+``-seed<n>`` after the preset for a seed other than 0), which are
 committed: the SFEW recipes start from them, on any machine, without re-running the stage.
 """
 
@@ -21,18 +22,19 @@ STAGES_DIR = Path("models/stages")
 
 
 def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: str = "cpu", seed: int = 0) -> Path:
-    model_path = STAGES_DIR / f"{preset}.pt"
+    name = preset if seed == 0 else f"{preset}-seed{seed}"  # more seeds: ensemble members
+    model_path = STAGES_DIR / f"{name}.pt"
     if model_path.exists():
         print(f"{model_path} exists; skipped")
         return model_path
-    out = RUNS_DIR / preset
+    out = RUNS_DIR / name
     config = make_config(preset)
     train, val = load_fer(fer_root)
     # Training crops stay at 48 px (the augmentation resizes them); validation takes the serving path.
     val = val.resized(config.input_size)
     mean, std = channel_stats(train.crops[::10])
     params = PreprocessParams(input_size=config.input_size, mean=mean, std=std, grayscale=config.grayscale)
-    result = fit(config, params, train, {"val": val}, seed, device, checkpoint=out / "checkpoint.pt", desc=preset)
+    result = fit(config, params, train, {"val": val}, seed, device, checkpoint=out / "checkpoint.pt", desc=name)
     record = {
         "preset": preset,
         "config": config.to_dict(),

@@ -20,7 +20,11 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     # The shipped recipe and what it stands on first.
     ("fer-stage", "fer-stage-mobilenet", "", {}, None, True),
     ("fer-polish", "fer-polish-mobilenet", "", {}, None, True),
+    ("fer-light", "fer-light-mobilenet", "", {}, None, True),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
+    # The shipped model's other members (an ensemble; `python -m training variants` picks how many).
+    ("fer-long", "fer-long-mobilenet", "", {}, None, True),
+    ("cascade-light-both-random", "cascade-light-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
     ("resnet18-fer-paper-random", "paper-resnet18-fer", "random", {}, None, True),
     ("resnet18-fer-tuned-random", "tuned-resnet18-fer", "random", {}, None, True),
@@ -30,6 +34,7 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("resnet18-fer-paper-film", "paper-resnet18-fer", "film", {}, None, False),
     ("resnet18-fer-tuned-film", "tuned-resnet18-fer", "film", {}, None, False),
     ("cascade-film", "cascade-mobilenet", "film", {}, None, False),
+    ("cascade-light-both-film", "cascade-light-mobilenet-both", "film", {}, None, False),
     # The paper-faithful and ImageNet rows (120 px colour).
     ("basecnn-random", "paper-basecnn", "random", {}, None, False),
     ("basecnn-film", "paper-basecnn", "film", {}, None, False),
