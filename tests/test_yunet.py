@@ -108,3 +108,17 @@ def test_a_face_becomes_the_same_kind_of_crop_whichever_detector_found_it() -> N
     # Same framing: the regions cut out (box plus margin) nearly coincide, and are squares of similar size.
     vj_cut, yu_cut = (grow_box(b, params.margin_px, 256, 256) for b in (vj_box, yu_box))
     assert iou(vj_cut, yu_cut) > 0.75 and abs(vj_cut.width - yu_cut.width) <= 0.1 * vj_cut.width
+
+
+def test_framed_face_frames_a_loose_crop_like_a_detected_face_and_keeps_a_faceless_one_whole() -> None:
+    from face_pipeline import framed_face
+    from face_pipeline.preprocess import resize_face
+
+    params = PreprocessParams(input_size=64, detector=YUNET_DETECTOR)
+    photo = read_image_file(str(FIXTURES / "astronaut.png"))
+    box, crop = framed_face(photo, params)
+    boxes, crops = face_crops(photo, params, max_faces=1)
+    assert box == boxes[0] and np.array_equal(crop, crops[0])
+    empty = read_image_file(str(FIXTURES / "no_face.jpg"))
+    box, crop = framed_face(empty, params)
+    assert box is None and np.array_equal(crop, resize_face(empty, 64))
