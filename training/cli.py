@@ -120,6 +120,12 @@ def _cmd_variants(args: argparse.Namespace) -> None:
     compare_variants(args.runs, args.fer, args.out)
 
 
+def _cmd_transfer(args: argparse.Namespace) -> None:
+    from training.ship import stage_transfer
+
+    stage_transfer(args.stages, args.data / "images", args.out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fer", type=Path, default=DEFAULT_FER)
     p.add_argument("--out", type=Path, default=Path("reports/shipped_variants.md"))
     p.set_defaults(func=_cmd_variants)
+
+    p = sub.add_parser("transfer", help="FER-2013 stages on SFEW's training-side faces: another domain")
+    p.add_argument("--stages", type=Path, nargs="+", required=True, help="models/stages/<preset>.pt")
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
+    p.add_argument("--out", type=Path, default=Path("reports/stage_transfer.md"))
+    p.set_defaults(func=_cmd_transfer)
 
     p = sub.add_parser("end-to-end", help="the shipped model on SFEW test frames, per detector, as /predict runs")
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")

@@ -152,6 +152,44 @@ def compare_variants(runs: list[Path], fer_root: Path, out: Path) -> list[dict]:
     return rows
 
 
+def stage_transfer(stages: list[Path], sfew_root: Path, out: Path) -> list[dict]:
+    """How well each FER-2013 stage, which never saw SFEW, does on SFEW's training-side faces (both
+    detectors' crops, fixed and film-disjoint splits): validation for a face domain other than its own.
+    Never a test side."""
+    config = TrainConfig(**json.loads((SHIPPED_RUN / "metrics.json").read_text())["config"])
+    sides = {split: sfew_faces(sfew_root, config, split)[0] for split in ("random", "film")}
+    rows = []
+    for stage in stages:
+        record, net = load_net(stage)
+        params = PreprocessParams.from_dict(record["preprocess"])
+        row = {"stage": str(stage), "fer2013_heldout_acc": record["val_acc"]}
+        for split, faces in sides.items():
+            row[f"sfew_{split}_train_side_mirror_acc"] = round(
+                accuracy(Averaged([net], True).eval(), faces, params)[0], 4
+            )
+        rows.append(row)
+        print(row, flush=True)
+    lines = [
+        "# FER-2013 stages on another face domain: SFEW training-side faces (never seen by a stage)",
+        "",
+        "Command: `python -m training transfer --stages ...`. Each stage with its mirror image averaged, as shipped.",
+        f"Faces: each training frame's Viola-Jones and YuNet crop; fixed split {len(sides['random'].labels)}, "
+        f"film-disjoint split {len(sides['film'].labels)}. No test side is used.",
+        "",
+        "| stage | FER-2013 held-out (no mirror) | SFEW fixed-split train side | SFEW film-disjoint train side |",
+        "|---|---|---|---|",
+        *(
+            f"| `{Path(r['stage']).stem}` | {100 * r['fer2013_heldout_acc']:.1f}% "
+            f"| {100 * r['sfew_random_train_side_mirror_acc']:.1f}% "
+            f"| {100 * r['sfew_film_train_side_mirror_acc']:.1f}% |"
+            for r in rows
+        ),
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    return rows
+
+
 def ship(
     runs: list[Path] = [SHIPPED_RUN],  # noqa: B006 - read only
     out: Path = MODEL_PATH,
