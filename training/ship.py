@@ -282,7 +282,7 @@ def model_card(card: dict) -> str:
     m, p = card["metrics"], card["provenance"]
     per_class = "\n".join(f"| {name} | {100 * acc:.1f} |" for name, acc in m["sfew_test_acc_per_class"].items())
     pre = card["preprocess"]
-    view = "it and its mirror image averaged" if p["mirror"] else "alone"
+    view = "with its mirror image" if p["mirror"] else "alone"
     member_rows = "\n".join(
         f"| `{x['preset']}` | {x['seed']} | {100 * x['fer2013_heldout_acc']:.1f} "
         f"| {100 * x['sfew_fixed_split_test_acc']:.1f} |"
@@ -311,8 +311,9 @@ The FER-2013 stages start from ImageNet MobileNetV2 and train on the sharp FER-2
 and out, rotation, low resolution, light, occlusion) then 6 of a lighter one; `fer-light-*` and `fer-long-*` with the
 lighter augmentation throughout. The SFEW cascades (`cascade-*-both`) continue from a FER-2013 stage on SFEW face
 crops from both detectors (Viola-Jones and YuNet) with FER-2013 faces mixed into every epoch. Which networks to
-average, and the mirror, follow a rule fixed in advance and checked on validation only
-(`reports/shipped_variants.md`: the most accurate variant on the FER-2013 held-out part within 3 ms per face).
+average, and the mirror, were chosen on validation only: `reports/shipped_variants.md` (the FER-2013 held-out
+part, within 3 ms per face) and `reports/stage_transfer.md` (each FER-2013 stage on SFEW faces it never saw);
+the top-level README ("The FER-2013 stage and the shipped model") says how.
 Input: `input`,
 float32 (batch, 3, {pre["input_size"]}, {pre["input_size"]}): the face's luma (`grayscale`: {pre["grayscale"]})
 in all three channels, normalised with mean {pre["mean"]} and std {pre["std"]}. Output: `probabilities`,
