@@ -64,8 +64,9 @@ FAST_DETECTOR = DetectorParams(max_side=320, scale_factor=1.2, min_neighbors=2)
 # YuNet at 320 px on the longer side (7.6 ms per SFEW frame on one core; 480 and 640 px find one
 # more face of 484 at 2x and 3.4x the cost). The box mapping is fitted on SFEW by
 # `python -m training box-map` (reports/detectors/box_map.json). Images under 160 px are enlarged to
-# it: YuNet finds the face in 76% of FER-2013's held-out 48 px faces as they are, 96% at 160 px, 97% at
-# 224 px for 40% more time on them (`python -m training end-to-end`, reports/detectors/end_to_end.md).
+# it: YuNet finds the face in 76% of FER-2013's held-out 48 px faces as they are, 96% at 160 px
+# (`python -m training end-to-end`, reports/detectors/end_to_end.md); 224 px found 0.7 points more in
+# a one-off check, for 40% more time on them.
 YUNET_DETECTOR = DetectorParams(kind=YUNET, max_side=320, min_side=160, box_scale=1.01, box_dx=-0.0004, box_dy=-0.0281)
 
 
