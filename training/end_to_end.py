@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from face_pipeline import face_crops, framed_face, read_image_file
-from face_pipeline.params import DETECTOR_PRESETS, VIOLA_JONES, YUNET, with_detector
+from face_pipeline.params import DETECTOR_PRESETS, VIOLA_JONES, YUNET, PreprocessParams, with_detector
 from face_pipeline.preprocess import resize_face
 from service.model import EmotionModel, load_model
 from training.fer2013 import load_fer
@@ -31,11 +31,12 @@ from training.sfew import SPLITS, check_data_matches, read_manifest
 DETECTORS = (VIOLA_JONES, YUNET)
 
 
-def predictions(model: EmotionModel, detector: str, images: dict[str, np.ndarray]) -> dict[str, int | None]:
-    """The largest face's class per frame as /predict finds it (None: no face)."""
-    params = with_detector(model.params, detector)
+def predictions(
+    model: EmotionModel, params: PreprocessParams, images: dict[str, np.ndarray], desc: str
+) -> dict[str, int | None]:
+    """The largest face's class per image as /predict finds it with ``params`` (None: no face)."""
     out: dict[str, int | None] = {}
-    for name, rgb in tqdm(images.items(), detector, mininterval=5):
+    for name, rgb in tqdm(images.items(), desc, mininterval=5):
         _, crops = face_crops(rgb, params, max_faces=1)
         out[name] = int(model.predict_crops(crops)[0].argmax()) if len(crops) else None
     return out
@@ -61,26 +62,29 @@ def small_faces(model: EmotionModel, fer_root: Path) -> dict:
         f"{YUNET} (min_side {yunet.min_side})": yunet,
         f"{YUNET} (min_side 0)": replace(yunet, min_side=0),
     }
+
+    def right(predicted: list[int | None] | np.ndarray) -> float:
+        return round(float(np.mean([p == label for p, label in zip(predicted, faces.labels, strict=True)])), 4)
+
     rows: dict = {}
     for name, detector in detectors.items():
-        params = replace(model.params, detector=detector)
-        right = found = 0
-        for rgb, label in zip(tqdm(faces.crops, name, mininterval=5), faces.labels, strict=True):
-            _, crops = face_crops(rgb, params, max_faces=1)
-            found += len(crops) > 0
-            right += bool(len(crops)) and int(model.predict_crops(crops)[0].argmax()) == label
-        rows[f"/predict, {name}"] = {"faces_found": found, "accuracy": round(right / len(faces.labels), 4)}
+        images = dict(enumerate(faces.crops))
+        predicted = list(predictions(model, replace(model.params, detector=detector), images, name).values())
+        found = sum(p is not None for p in predicted)
+        rows[f"/predict, {name}"] = {"faces_found": found, "accuracy": right(predicted)}
     size = model.params.input_size
     framing = replace(model.params, detector=yunet)
     for kind, images in {"as they are": faces.crops, "loose (padded to twice the size)": loose(faces.crops)}.items():
         framed = [framed_face(rgb, framing) for rgb in images]
-        for path, crops in {
-            f"/classify_faces, {kind}": np.stack([crop for _, crop in framed]),
-            f"/classify_faces find_face=false, {kind}": np.stack([resize_face(rgb, size) for rgb in images]),
-        }.items():
-            accuracy = float((model.predict_crops(crops).argmax(1) == faces.labels).mean())
-            found = sum(box is not None for box, _ in framed) if "find_face" not in path else 0
-            rows[path] = {"faces_found": found, "accuracy": round(accuracy, 4)}
+        whole = np.stack([resize_face(rgb, size) for rgb in images])
+        rows[f"/classify_faces, {kind}"] = {
+            "faces_found": sum(box is not None for box, _ in framed),
+            "accuracy": right(model.predict_crops(np.stack([crop for _, crop in framed])).argmax(1)),
+        }
+        rows[f"/classify_faces find_face=false, {kind}"] = {
+            "faces_found": 0,
+            "accuracy": right(model.predict_crops(whole).argmax(1)),
+        }
     return {"faces": len(faces.labels), "rows": rows}
 
 
@@ -96,7 +100,10 @@ def end_to_end(
     report: dict = {"models": {k: f"{m.name} {m.version}" for k, m in models.items()}, "detectors": {}}
     for detector in DETECTORS:
         started = time.process_time()
-        predicted = {split: predictions(model, detector, images) for split, model in models.items()}
+        predicted = {
+            split: predictions(model, with_detector(model.params, detector), images, detector)
+            for split, model in models.items()
+        }
         cpu_ms = 1000 * (time.process_time() - started) / (len(samples) * len(models))
         row: dict = {"params": DETECTOR_PRESETS[detector].to_dict(), "cpu_ms_per_frame": round(cpu_ms, 1)}
         row["frames_with_a_face"] = sum(p is not None for p in predicted["random"].values())
