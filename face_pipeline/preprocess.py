@@ -81,8 +81,8 @@ def framed_face(rgb: np.ndarray, params: PreprocessParams) -> tuple[Box | None, 
     the detector finds in it, like every detected face, or the whole image when it finds none.
 
     A loose crop (hair, shoulders, background) then reaches the network framed as in training; a tight
-    one changes little. On FER-2013's held-out faces, enlarged and padded to twice their size: 39% of
-    them right whole, 60% framed; as they are: 67.4% whole, 68.2% framed (docs/performance.md).
+    one changes little. On FER-2013's held-out faces padded to twice their size: 39.0% of them right
+    whole, 60.9% framed; as they are: 67.3% either way (reports/detectors/end_to_end.md).
     """
     boxes = detect_faces(rgb, params.detector, limit=1)
     if not boxes:

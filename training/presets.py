@@ -121,14 +121,14 @@ PRESETS: dict[str, dict] = {
     "fer-polish-mobilenet": dict(
         FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light"
     ),
-    # The paper's architecture trained on faces instead of ImageNet (whose ResNet18 weights cannot be
-    # had here): from scratch on FER-2013, greyscale at 64 px like the MobileNetV2 stage, with the
-    # light augmentation (the robust one under-fits from scratch in few epochs).
     # A second MobileNetV2 stage for the shipped ensemble: from ImageNet again (so its errors differ
     # from the first stage's) with the light augmentation throughout, which converges in fewer epochs.
     "fer-light-mobilenet": dict(FER_STAGE, epochs=16, augment="light"),
     # The same for longer: the 16-epoch run still gained 0.2-0.3 points an epoch at its end.
     "fer-long-mobilenet": dict(FER_STAGE, epochs=30, augment="light"),
+    # The paper's architecture trained on faces instead of ImageNet (whose ResNet18 weights cannot be
+    # had here): from scratch on FER-2013, greyscale at 64 px like the MobileNetV2 stage, with the
+    # light augmentation (the robust one under-fits from scratch in few epochs).
     "fer-stage-resnet18": dict(FER_STAGE, arch="resnet18", init="none", epochs=8, lr=2e-3, augment="light"),
     "cascade-mobilenet": CASCADE,
     # The shipped recipe: the cascade trained on both detectors' crops of each SFEW training frame, since
