@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from face_pipeline import EMOTIONS
-from training.sfew import film_of, make_manifest, read_manifest, write_manifest
+from training.sfew import film_of, make_manifest, read_manifest, validation_sides, write_manifest
 
 
 def test_film_is_the_name_before_the_frame_numbers() -> None:
@@ -80,3 +80,19 @@ def test_splitter_is_deterministic_stratified_and_leak_free(tiny_tree: Path, tmp
     path = tmp_path / "manifest.csv"
     write_manifest(first, path)
     assert read_manifest(path) == first
+
+
+def test_validation_films_come_from_the_training_side_only() -> None:
+    samples = read_manifest()
+    sides = validation_sides(samples)
+    assert sides == validation_sides(samples)  # the same on every machine
+    for s in samples:
+        # The fixed split's test side is never part of choosing a recipe.
+        assert (sides[s.relpath] == "") == (s.split_random == "test")
+    film_sides = defaultdict(set)
+    for s in samples:
+        if sides[s.relpath]:
+            film_sides[s.film].add(sides[s.relpath])
+    assert all(len(v) == 1 for v in film_sides.values()), "a film is on both sides of the validation cut"
+    held_out = sum(v == "test" for v in sides.values()) / sum(s.split_random == "train" for s in samples)
+    assert 0.15 <= held_out <= 0.35

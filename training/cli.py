@@ -117,7 +117,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
 def _cmd_variants(args: argparse.Namespace) -> None:
     from training.ship import compare_variants
 
-    compare_variants(args.runs, args.fer, args.out)
+    compare_variants(args.runs, args.fer, args.out, args.val_runs, args.data / "images")
 
 
 def _cmd_transfer(args: argparse.Namespace) -> None:
@@ -152,6 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("variants", help="averaged seeds and mirroring: validation gain and cost")
     p.add_argument("--runs", type=Path, nargs="+", required=True)
     p.add_argument("--fer", type=Path, default=DEFAULT_FER)
+    p.add_argument(
+        "--val-runs",
+        type=Path,
+        nargs="+",
+        help="the same networks from the validation split (SFEW trials' val counterparts; stages as they are)",
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--out", type=Path, default=Path("reports/shipped_variants.md"))
     p.set_defaults(func=_cmd_variants)
 
@@ -171,7 +178,13 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("train", help="SFEW trials of one preset (resumable: finished seeds are skipped)")
     p.add_argument("--preset", required=True, choices=sorted(PRESETS), metavar="PRESET", help=_presets_help())
-    p.add_argument("--split", nargs="+", default=["random"], choices=["random", "film"])
+    p.add_argument(
+        "--split",
+        nargs="+",
+        default=["random"],
+        choices=["random", "film", "val"],
+        help="val: held-out films of the fixed split's training side, for choosing recipes",
+    )
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
     p.add_argument("--init", help="override: none | imagenet | path to a checkpoint")
     p.add_argument("--epochs", type=int)

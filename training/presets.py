@@ -121,6 +121,15 @@ PRESETS: dict[str, dict] = {
     "fer-polish-mobilenet": dict(
         FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light"
     ),
+    # The same polish at 80 px: at 64 px MobileNetV2's last blocks see a 2x2 map, at 80 px 3x3. The
+    # 64-px networks lose 8 points when simply fed 80 px (no free gain), so the polish re-learns the scale.
+    "fer-polish80-mobilenet": dict(
+        FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light", input_size=80
+    ),
+    # And at 96 px (3x3 map as well, finer steps): 1.5x the cost of 80 px per face.
+    "fer-polish96-mobilenet": dict(
+        FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light", input_size=96
+    ),
     # A second MobileNetV2 stage for the shipped ensemble: from ImageNet again (so its errors differ
     # from the first stage's) with the light augmentation throughout, which converges in fewer epochs.
     "fer-light-mobilenet": dict(FER_STAGE, epochs=16, augment="light"),
@@ -134,6 +143,13 @@ PRESETS: dict[str, dict] = {
     # The shipped recipe: the cascade trained on both detectors' crops of each SFEW training frame, since
     # the service detects with YuNet by default and keeps Viola-Jones one setting away.
     "cascade-mobilenet-both": dict(CASCADE, detector="both"),
+    # The shipped recipe at 80 px, from the 80-px polish.
+    "cascade80-mobilenet-both": dict(
+        CASCADE, init="models/stages/fer-polish80-mobilenet.pt", detector="both", input_size=80
+    ),
+    "cascade96-mobilenet-both": dict(
+        CASCADE, init="models/stages/fer-polish96-mobilenet.pt", detector="both", input_size=96
+    ),
     # The same cascade from the second MobileNetV2 stage: a member for the shipped ensemble whose
     # errors differ from the first cascade's.
     "cascade-light-mobilenet-both": dict(CASCADE, init="models/stages/fer-light-mobilenet.pt", detector="both"),

@@ -22,6 +22,9 @@ MANIFEST_PATH = Path(__file__).parent / "splits" / "sfew675.csv"
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
 SPLITS = ("random", "film")  # "random": stratified 80/20; "film": no film on both sides
+# Choosing between recipes needs SFEW faces that no trial trained on and that are not a test side:
+# whole films of the fixed split's training side, held out (``validation_sides``).
+VALIDATION = "val"
 _FILM_PATTERN = re.compile(r"^(.*?)_\d+_\d+$")
 
 
@@ -111,6 +114,15 @@ def _film_split(samples: list[Sample], rng: random.Random) -> dict[str, str]:
     # Identical images must not straddle the split: pull duplicates onto the test side.
     hashes_in_test = {s.sha256 for s in samples if s.film in test_films}
     return {s.relpath: "test" if s.film in test_films or s.sha256 in hashes_in_test else "train" for s in samples}
+
+
+def validation_sides(samples: list[Sample], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """The fixed split's training side cut again by film, as the film-disjoint split is cut:
+    relpath -> "train", "test" (the held-out films: validation) or "" (the fixed split's test side,
+    never used). Derived from the committed manifest, so it is the same on every machine."""
+    train_side = [s for s in samples if s.split_random == "train"]
+    sides = _film_split(train_side, random.Random(seed))
+    return {s.relpath: sides.get(s.relpath, "") for s in samples}
 
 
 def make_manifest(root: Path, seed: int = SPLIT_SEED) -> list[Sample]:

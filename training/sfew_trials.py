@@ -23,7 +23,7 @@ from training.false_positives import reviewed_false_positives
 from training.fer2013 import load_fer
 from training.loop import fit, predict
 from training.presets import TrainConfig, channel_stats, make_config
-from training.sfew import check_data_matches, manifest_hash, read_manifest
+from training.sfew import VALIDATION, check_data_matches, manifest_hash, read_manifest, validation_sides
 
 RUNS_DIR = Path("runs")
 
@@ -52,7 +52,11 @@ def split_arrays(crops: CropSet, split: str, false_positives: set[str]) -> tuple
     face, are excluded (Table 1 counts them)."""
     usable = np.array([crops.detected[i] and s.relpath not in false_positives for i, s in enumerate(crops.samples)])
     labels = np.array([s.label for s in crops.samples], dtype=np.int64)
-    side = np.array([s.split(split) for s in crops.samples])
+    if split == VALIDATION:  # "test" is then the held-out films of the fixed split's training side
+        sides = validation_sides(crops.samples)
+        side = np.array([sides[s.relpath] for s in crops.samples])
+    else:
+        side = np.array([s.split(split) for s in crops.samples])
     parts = []
     for name in ("train", "test"):
         mask = usable & (side == name)

@@ -11,15 +11,25 @@ from pathlib import Path
 
 from training.fer_stage import run_fer_stage
 from training.presets import make_config
+from training.sfew import VALIDATION
 from training.sfew_trials import run_trials
 
 SEEDS = [0, 1, 2, 3, 4]
+VAL_SEEDS = [0, 1, 2]  # recipe choice only
 
 # (step name, preset, split, extra overrides, run name, score on FER-2013 held-out)
 STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     # The shipped recipe and what it stands on first.
     ("fer-stage", "fer-stage-mobilenet", "", {}, None, True),
     ("fer-polish", "fer-polish-mobilenet", "", {}, None, True),
+    ("fer-polish80", "fer-polish80-mobilenet", "", {}, None, True),
+    ("fer-polish96", "fer-polish96-mobilenet", "", {}, None, True),
+    # Which input size: chosen on the films held out of the fixed split's training side (3 seeds each).
+    ("cascade-both-val", "cascade-mobilenet-both", "val", {}, None, False),
+    ("cascade80-both-val", "cascade80-mobilenet-both", "val", {}, None, False),
+    ("cascade96-both-val", "cascade96-mobilenet-both", "val", {}, None, False),
+    ("cascade80-both-random", "cascade80-mobilenet-both", "random", {}, None, True),
+    ("cascade80-both-film", "cascade80-mobilenet-both", "film", {}, None, False),
     ("fer-light", "fer-light-mobilenet", "", {}, None, True),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     # The shipped model's other members (an ensemble; `python -m training variants` picks how many).
@@ -68,7 +78,7 @@ def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None
             data / "images",
             preset,
             split,
-            SEEDS,
+            VAL_SEEDS if split == VALIDATION else SEEDS,
             device,
             overrides,
             name=name,
