@@ -34,12 +34,12 @@ test: lint
 weights: $(PY)
 	bash scripts/fetch_weights.sh
 
-CASCADE := runs/cascade-mobilenet-both
-FER_STAGE := models/stages/fer-polish-mobilenet.pt
-CANDIDATES := $(CASCADE)/random/seed0 models/stages/fer-long-mobilenet.pt $(FER_STAGE) \
-	runs/cascade-light-mobilenet-both/random/seed0
-STAGES := models/stages/fer-stage-mobilenet.pt $(FER_STAGE) models/stages/fer-light-mobilenet.pt \
-	models/stages/fer-long-mobilenet.pt
+CASCADE := runs/cascade80-mobilenet-both
+FER_STAGE := models/stages/fer-polish80-mobilenet.pt
+CANDIDATES := $(CASCADE)/random/seed0 $(FER_STAGE) $(CASCADE)/random/seed1
+VAL_RUNS := $(CASCADE)/val/seed0 $(FER_STAGE) $(CASCADE)/val/seed1
+STAGES := models/stages/fer-stage-mobilenet.pt models/stages/fer-polish-mobilenet.pt $(FER_STAGE) \
+	models/stages/fer-polish96-mobilenet.pt models/stages/fer-light-mobilenet.pt models/stages/fer-long-mobilenet.pt
 
 # Reproduce every Table 1/2 number and the shipped model from the data (hours on 2 CPU cores).
 train: setup-dev weights
@@ -48,10 +48,11 @@ train: setup-dev weights
 	$(PY) -m training box-map --data $(DATA)/sfew675
 	$(PY) -m training sweep --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training table2 --data $(DATA)/sfew675
-	$(PY) -m training variants --runs $(CANDIDATES) --fer $(DATA)/fer2013/train
+	$(PY) -m training variants --runs $(CANDIDATES) --val-runs $(VAL_RUNS) --data $(DATA)/sfew675 \
+		--fer $(DATA)/fer2013/train
 	$(PY) -m training transfer --stages $(STAGES) --data $(DATA)/sfew675
-	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(FER_STAGE) --mirror --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
-	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(FER_STAGE) --mirror --out runs/film/face_emotion.onnx \
+	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(FER_STAGE) --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
+	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(FER_STAGE) --out runs/film/face_emotion.onnx \
 		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training end-to-end --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train --film-model runs/film/face_emotion.onnx
 
