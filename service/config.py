@@ -74,7 +74,7 @@ class Settings:
     api_workers: int
     max_concurrency: int
     timeout_s: int
-    classify_in_api: bool  # no classifier process: each API worker runs the model (CPU latency option)
+    classify_in_api: bool  # no classifier process: each API worker runs the model (the default on CPU)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,8 +99,19 @@ class Settings:
             api_workers=_required_int("EMOTION_API_WORKERS", 1, minimum=1),
             max_concurrency=_required_int("EMOTION_MAX_CONCURRENCY", 32, minimum=1),
             timeout_s=_required_int("EMOTION_TIMEOUT_S", 30, minimum=1),
-            classify_in_api=_bool("EMOTION_CLASSIFY_IN_API", False),
+            classify_in_api=_bool("EMOTION_CLASSIFY_IN_API", not serves_on_gpu(device)),
         )
+
+
+def serves_on_gpu(device: str) -> bool:
+    """Whether the model will run on a GPU, where the classifier process pays: it batches faces
+    across requests. On CPU the hop to it costs more than batching saves (docs/performance.md), so
+    there each API worker classifies its own faces unless EMOTION_CLASSIFY_IN_API=0."""
+    if device != "auto":
+        return device == "cuda"
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 def model_path_from_env() -> Path:

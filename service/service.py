@@ -111,8 +111,8 @@ class EmotionClassifier:
 class EmotionService:
     """The public API and face detection; classification is delegated to EmotionClassifier."""
 
-    # EMOTION_CLASSIFY_IN_API=1: no classifier process; each API worker runs the model itself,
-    # which saves the hop (a CPU option: no batching across requests).
+    # On CPU (the default there, EMOTION_CLASSIFY_IN_API) no classifier process: each API worker runs
+    # the model itself, which saves the hop; on a GPU the classifier process batches across requests.
     if not SETTINGS.classify_in_api:
         classifier = bentoml.depends(EmotionClassifier)
 

@@ -31,6 +31,7 @@ def tuned(servers: Servers, model_path: Path) -> Server:
             "EMOTION_MAX_PIXELS": "150000",
             "EMOTION_MAX_BATCH_IMAGES": "2",
             "EMOTION_MAX_CONCURRENCY": "1",
+            "EMOTION_CLASSIFY_IN_API": "0",  # the classifier process, unbatched
         }
     )
 

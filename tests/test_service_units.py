@@ -51,6 +51,19 @@ def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> Non
     assert overridden.detector == "viola-jones" and overridden.max_batch_size == 1
 
 
+def test_classifier_process_only_where_it_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMOTION_CLASSIFY_IN_API", raising=False)
+    monkeypatch.setenv("EMOTION_DEVICE", "cpu")
+    assert Settings.from_env().classify_in_api  # on CPU the API worker classifies: no hop
+    monkeypatch.setenv("EMOTION_DEVICE", "cuda")
+    assert not Settings.from_env().classify_in_api  # on a GPU the classifier process batches
+    monkeypatch.setenv("EMOTION_CLASSIFY_IN_API", "1")
+    assert Settings.from_env().classify_in_api
+    monkeypatch.setenv("EMOTION_DEVICE", "cpu")
+    monkeypatch.setenv("EMOTION_CLASSIFY_IN_API", "0")
+    assert not Settings.from_env().classify_in_api
+
+
 @pytest.mark.parametrize(
     ("name", "value", "words"),
     [
