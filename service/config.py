@@ -109,9 +109,9 @@ def serves_on_gpu(device: str) -> bool:
     there each API worker classifies its own faces unless EMOTION_CLASSIFY_IN_API=0."""
     if device != "auto":
         return device == "cuda"
-    import onnxruntime as ort
+    from service.model import cuda_available  # onnxruntime: imported only when it decides
 
-    return "CUDAExecutionProvider" in ort.get_available_providers()
+    return cuda_available()
 
 
 def model_path_from_env() -> Path:

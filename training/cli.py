@@ -7,6 +7,7 @@ from pathlib import Path
 
 from face_pipeline.metadata import SHIPPED_MODEL
 from training.presets import PRESETS
+from training.sfew import SPLITS, VALIDATION
 
 DEFAULT_SFEW = Path("../shared/data/sfew675")
 DEFAULT_FER = Path("../shared/data/fer2013/train")
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         "--split",
         nargs="+",
         default=["random"],
-        choices=["random", "film", "val"],
+        choices=[*SPLITS, VALIDATION],
         help="val: held-out films of the fixed split's training side, for choosing recipes",
     )
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")

@@ -61,6 +61,9 @@ FER_STAGE = dict(
     **GREY_64,
 )
 
+# Stage 1b: the stage polished at a low learning rate, at its own input size or a larger one.
+POLISH = dict(FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light")
+
 # Stage 2 of the cascade: FER-2013 checkpoint -> SFEW at the stage's size, greyscale, with FER-2013 faces
 # mixed into every epoch so that one model serves both kinds of face.
 CASCADE = dict(
@@ -118,18 +121,12 @@ PRESETS: dict[str, dict] = {
     "fer-stage-mobilenet": FER_STAGE,
     # Stage 1b: the MobileNetV2 stage polished with the light augmentation at a low learning rate
     # (heavy augmentation to the end under-fits FER-2013: 65% held out after 25 epochs).
-    "fer-polish-mobilenet": dict(
-        FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light"
-    ),
+    "fer-polish-mobilenet": POLISH,
     # The same polish at 80 px: at 64 px MobileNetV2's last blocks see a 2x2 map, at 80 px 3x3. The
     # 64-px networks lose 8 points when simply fed 80 px (no free gain), so the polish re-learns the scale.
-    "fer-polish80-mobilenet": dict(
-        FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light", input_size=80
-    ),
+    "fer-polish80-mobilenet": dict(POLISH, input_size=80),
     # And at 96 px (3x3 map as well, finer steps): 1.5x the cost of 80 px per face.
-    "fer-polish96-mobilenet": dict(
-        FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light", input_size=96
-    ),
+    "fer-polish96-mobilenet": dict(POLISH, input_size=96),
     # A second MobileNetV2 stage for the shipped ensemble: from ImageNet again (so its errors differ
     # from the first stage's) with the light augmentation throughout, which converges in fewer epochs.
     "fer-light-mobilenet": dict(FER_STAGE, epochs=16, augment="light"),

@@ -138,10 +138,11 @@ def compare_variants(
                 "mirror": mirror,
                 "fer2013_heldout_acc": round(accuracy(model, fer_val, params)[0], 4),
             }
+            parts = [row["fer2013_heldout_acc"]]
             if val_nets is not None and sfew_val is not None:
                 on_films = Averaged(list(val_nets[:members]), mirror).eval()
                 row["sfew_val_films_acc"] = round(accuracy(on_films, sfew_val, params)[0], 4)
-            parts = [row["fer2013_heldout_acc"]] + ([row["sfew_val_films_acc"]] if "sfew_val_films_acc" in row else [])
+                parts.append(row["sfew_val_films_acc"])
             row["validation_acc"] = round(float(np.mean(parts)), 4)
             row["onnx_ms_per_face_batch8"] = round(onnx_ms_per_face(model, params), 3)
             rows.append(row)

@@ -25,9 +25,9 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("fer-polish80", "fer-polish80-mobilenet", "", {}, None, True),
     ("fer-polish96", "fer-polish96-mobilenet", "", {}, None, True),
     # Which input size: chosen on the films held out of the fixed split's training side (3 seeds each).
-    ("cascade-both-val", "cascade-mobilenet-both", "val", {}, None, False),
-    ("cascade80-both-val", "cascade80-mobilenet-both", "val", {}, None, False),
-    ("cascade96-both-val", "cascade96-mobilenet-both", "val", {}, None, False),
+    ("cascade-both-val", "cascade-mobilenet-both", VALIDATION, {}, None, False),
+    ("cascade80-both-val", "cascade80-mobilenet-both", VALIDATION, {}, None, False),
+    ("cascade96-both-val", "cascade96-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-both-random", "cascade80-mobilenet-both", "random", {}, None, True),
     ("cascade80-both-film", "cascade80-mobilenet-both", "film", {}, None, False),
     ("fer-light", "fer-light-mobilenet", "", {}, None, True),
