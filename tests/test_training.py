@@ -174,3 +174,25 @@ def test_onecycle_warms_up_then_decays_to_zero() -> None:
     assert lrs[0] < lrs[5] < lrs[9] == pytest.approx(config.lr)
     assert max(lrs) == pytest.approx(config.lr) and lrs[-1] < 0.01 * config.lr
     assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
+
+
+def test_variants_average_each_networks_logits_as_the_exported_ensemble_does() -> None:
+    from face_pipeline import normalize
+    from training.models import Averaged
+    from training.ship import candidate_members, variant_logits, view_logits
+
+    # Every candidate keeps the SFEW trial (the first run), once each.
+    assert candidate_members(3) == [(0,), (0, 1), (0, 2), (0, 1, 2)]
+    assert len(set(candidate_members(5))) == 16
+    torch.manual_seed(0)
+    nets = [build_model("basecnn", "none", 7, 32).eval() for _ in range(3)]
+    params = PreprocessParams(input_size=32)
+    faces = tiny_split(5, 32, 3)
+    faces.crops[:, :, :16] = 0  # a face that is not its own mirror image
+    views = [view_logits(net, faces, params) for net in nets]
+    for members, mirror in itertools.product([(0,), (0, 2), (0, 1, 2)], (False, True)):
+        ensemble = Averaged([nets[m] for m in members], mirror).eval()
+        with torch.no_grad():
+            expected = ensemble(torch.from_numpy(normalize(faces.crops, params)))
+        np.testing.assert_allclose(variant_logits(views, members, mirror), expected.numpy(), atol=1e-5)
+    assert not np.allclose(variant_logits(views, (0,), True), variant_logits(views, (0,), False))
