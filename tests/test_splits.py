@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from face_pipeline import EMOTIONS
-from training.sfew import film_of, make_manifest, read_manifest, validation_sides, write_manifest
+from training.sfew import VALIDATION, film_of, make_manifest, read_manifest, validation_sides, write_manifest
 
 
 def test_film_is_the_name_before_the_frame_numbers() -> None:
@@ -96,3 +96,6 @@ def test_validation_films_come_from_the_training_side_only() -> None:
     assert all(len(v) == 1 for v in film_sides.values()), "a film is on both sides of the validation cut"
     held_out = sum(v == "test" for v in sides.values()) / sum(s.split_random == "train" for s in samples)
     assert 0.15 <= held_out <= 0.35
+    # The validation cut has its own function; asking a sample for it is a mistake, not the film split.
+    with pytest.raises(ValueError, match="unknown split"):
+        samples[0].split(VALIDATION)

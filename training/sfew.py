@@ -42,6 +42,9 @@ class Sample:
         return Path(self.relpath).stem
 
     def split(self, which: str) -> str:
+        """This frame's side ("train" or "test") of split ``which`` (one of ``SPLITS``)."""
+        if which not in SPLITS:
+            raise ValueError(f"unknown split {which!r}; choose from {', '.join(SPLITS)}")
         return self.split_random if which == "random" else self.split_film
 
 
