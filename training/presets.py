@@ -127,6 +127,13 @@ PRESETS: dict[str, dict] = {
     "fer-polish80-mobilenet": dict(POLISH, input_size=80),
     # And at 96 px (3x3 map as well, finer steps): 1.5x the cost of 80 px per face.
     "fer-polish96-mobilenet": dict(POLISH, input_size=96),
+    # The two light-augmented stages polished at 80 px the same way: ensemble members at the shipped
+    # size whose errors differ from the first stage's (they were trained from ImageNet separately).
+    "fer-long-polish80-mobilenet": dict(POLISH, init="models/stages/fer-long-mobilenet.pt", input_size=80),
+    "fer-light-polish80-mobilenet": dict(POLISH, init="models/stages/fer-light-mobilenet.pt", input_size=80),
+    # The first stage's recipe again from ImageNet with another seed (`fer-stage --seed 1`), polished at 80 px:
+    # a member trained like the first (robust, so it transfers alike) whose errors still differ.
+    "fer-polish80-of-seed1-mobilenet": dict(POLISH, init="models/stages/fer-stage-mobilenet-seed1.pt", input_size=80),
     # A second MobileNetV2 stage for the shipped ensemble: from ImageNet again (so its errors differ
     # from the first stage's) with the light augmentation throughout, which converges in fewer epochs.
     "fer-light-mobilenet": dict(FER_STAGE, epochs=16, augment="light"),
