@@ -325,7 +325,7 @@ def ship(
     }
     arch = "+".join(dict.fromkeys(r["config"]["arch"] for r in records))
     presets = "+".join(dict.fromkeys(r["preset"] for r in records))
-    version = f"3.0.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
+    version = f"3.1.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
     worst = export_onnx(model, params, out, f"{arch}-emotion", version, provenance, metrics, calibration["temperature"])
     if out.stat().st_size > MAX_MODEL_BYTES:
         raise ValueError(f"{out} is {out.stat().st_size} bytes, over the {MAX_MODEL_BYTES} budget")
@@ -374,8 +374,9 @@ The average of the logits of {len(m["members"])} networks ({", ".join(sorted(set
 {member_rows}
 
 The FER-2013 stages start from ImageNet MobileNetV2 and train on the sharp FER-2013 training faces (greyscale,
-one-cycle AdamW): 25 epochs of the robust augmentation (zoom in and out, rotation, low resolution, light,
-occlusion) at 64 px, then 6 of a lighter one at the network's input size (`fer-polish*-mobilenet`). The SFEW
+one-cycle AdamW) at 64 px: 25 epochs of the robust augmentation (zoom in and out, rotation, low resolution, light,
+occlusion; `fer-stage-mobilenet`, any seed) or 16 of a lighter one (`fer-light-mobilenet`), then 6 of the lighter
+one at the network's input size (`fer-*polish*-mobilenet`). The SFEW
 cascades (`cascade*-mobilenet-both`) continue from such a stage on SFEW face crops from both detectors (Viola-Jones
 and YuNet) with FER-2013 faces mixed into every epoch. The input size, which networks to average and the mirror
 were chosen on validation only: the films held out of the fixed split's training side (Table 2's validation

@@ -17,7 +17,7 @@ from training.sfew_trials import run_trials
 SEEDS = [0, 1, 2, 3, 4]
 VAL_SEEDS = [0, 1, 2]  # recipe choice only
 
-# (step name, preset, split, extra overrides, run name, score on FER-2013 held-out)
+# (step name, preset, split, extra overrides (a FER-2013 stage: its seed), run name, score on FER-2013 held-out)
 STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     # The shipped recipe and what it stands on first.
     ("fer-stage", "fer-stage-mobilenet", "", {}, None, True),
@@ -30,10 +30,14 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("cascade96-both-val", "cascade96-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-both-random", "cascade80-mobilenet-both", "random", {}, None, True),
     ("cascade80-both-film", "cascade80-mobilenet-both", "film", {}, None, False),
+    # The shipped model's other members (an ensemble; `python -m training variants` picks which).
     ("fer-light", "fer-light-mobilenet", "", {}, None, True),
-    ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
-    # The shipped model's other members (an ensemble; `python -m training variants` picks how many).
     ("fer-long", "fer-long-mobilenet", "", {}, None, True),
+    ("fer-light-polish80", "fer-light-polish80-mobilenet", "", {}, None, True),
+    ("fer-long-polish80", "fer-long-polish80-mobilenet", "", {}, None, True),
+    ("fer-stage-seed1", "fer-stage-mobilenet", "", {"seed": 1}, None, True),
+    ("fer-polish80-of-seed1", "fer-polish80-of-seed1-mobilenet", "", {}, None, True),
+    ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("cascade-light-both-random", "cascade-light-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
     ("resnet18-fer-paper-random", "paper-resnet18-fer", "random", {}, None, True),
@@ -71,7 +75,7 @@ def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None
             continue
         print(f"=== {step}", flush=True)
         if preset.startswith("fer-"):
-            run_fer_stage(fer, preset, device)
+            run_fer_stage(fer, preset, device, overrides.get("seed", 0))
             continue
         mixes_fer = make_config(preset).extra_per_epoch > 0
         run_trials(
