@@ -120,6 +120,10 @@ def variant_logits(views: list[np.ndarray], members: tuple[int, ...], mirror: bo
     return np.mean([views[m][: 2 if mirror else 1] for m in members], axis=(0, 1))
 
 
+def variant_accuracy(views: list[np.ndarray], labels: np.ndarray, members: tuple[int, ...], mirror: bool) -> float:
+    return float((variant_logits(views, members, mirror).argmax(1) == labels).mean())
+
+
 def candidate_members(n: int) -> list[tuple[int, ...]]:
     """Every set of the ``n`` networks that keeps the first: the SFEW trial whose split, detector and
     recipe describe the shipped model (``ship``), so that it serves movie frames."""
@@ -160,11 +164,11 @@ def compare_variants(
     rows = []
     for members in candidate_members(len(nets)):
         for mirror in (False, True):
-            fer_acc = float((variant_logits(fer_views, members, mirror).argmax(1) == fer_val.labels).mean())
+            fer_acc = variant_accuracy(fer_views, fer_val.labels, members, mirror)
             row = {"networks": [labels[m] for m in members], "mirror": mirror, "fer2013_heldout_acc": round(fer_acc, 4)}
             parts = [fer_acc]
             if film_views is not None and sfew_val is not None:
-                films_acc = float((variant_logits(film_views, members, mirror).argmax(1) == sfew_val.labels).mean())
+                films_acc = variant_accuracy(film_views, sfew_val.labels, members, mirror)
                 row["sfew_val_films_acc"] = round(films_acc, 4)
                 parts.append(films_acc)
             row["validation_acc"] = round(float(np.mean(parts)), 4)
