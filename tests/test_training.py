@@ -12,7 +12,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from face_pipeline import PAPER_DETECTOR, PreprocessParams, crop_face, decode_image, detect_faces, face_tensors
+from face_pipeline import (
+    PAPER_DETECTOR,
+    PreprocessParams,
+    crop_face,
+    decode_image,
+    detect_faces,
+    face_tensors,
+    normalize,
+)
 from face_pipeline.metadata import json_field, params_from_metadata
 from training.export import export_onnx
 from training.loop import Split, fit, predict
@@ -177,7 +185,6 @@ def test_onecycle_warms_up_then_decays_to_zero() -> None:
 
 
 def test_variants_average_each_networks_logits_as_the_exported_ensemble_does() -> None:
-    from face_pipeline import normalize
     from training.models import Averaged
     from training.ship import candidate_members, variant_logits, view_logits
 
@@ -196,3 +203,52 @@ def test_variants_average_each_networks_logits_as_the_exported_ensemble_does() -
             expected = ensemble(torch.from_numpy(normalize(faces.crops, params)))
         np.testing.assert_allclose(variant_logits(views, members, mirror), expected.numpy(), atol=1e-5)
     assert not np.allclose(variant_logits(views, (0,), True), variant_logits(views, (0,), False))
+
+
+def test_distillation_learns_the_teachers_probabilities_not_only_the_labels() -> None:
+    from training.distill import soft_targets
+    from training.loop import DISTILL_TEMPERATURE, _loss
+
+    teacher = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0, -1.0, -2.0]] * 4)
+    soft = torch.from_numpy(soft_targets(teacher.numpy()))
+    assert torch.allclose(soft.sum(1), torch.ones(4))
+    labels = torch.zeros(4, dtype=torch.long)
+    only_teacher = make_config("fer-distill80-mobilenet", distill=1.0, label_smoothing=0.0)
+    only_labels = make_config("fer-distill80-mobilenet", distill=0.0, label_smoothing=0.0)
+    like_teacher = teacher.clone()  # the teachers' own logits: the distillation optimum
+    sure = torch.tensor([[20.0, 0, 0, 0, 0, 0, 0]] * 4)  # the labels' optimum
+    assert _loss(only_teacher, like_teacher, labels, soft) < _loss(only_teacher, sure, labels, soft)
+    assert float(_loss(only_teacher, like_teacher, labels, soft)) == pytest.approx(0.0, abs=1e-6)
+    # Without soft targets, or with weight 0, it is the plain cross-entropy on the labels.
+    assert _loss(only_labels, sure, labels, soft) < _loss(only_labels, like_teacher, labels, soft)
+    assert torch.equal(_loss(only_teacher, sure, labels), _loss(only_labels, sure, labels))
+    assert DISTILL_TEMPERATURE > 1  # softened: the wrong classes' ranking carries over
+
+
+def test_teacher_targets_average_each_stage_and_its_mirror_through_its_own_preprocessing(tmp_path: Path) -> None:
+    import json
+
+    from training.distill import teacher_logits, with_teacher_targets
+    from training.models import Averaged
+
+    stages = []
+    for seed, size in ((0, 32), (1, 40)):  # stages of different input sizes teach together
+        torch.manual_seed(seed)
+        net = build_model("mobilenet_v2", "none", 7, size).eval()
+        params = PreprocessParams(input_size=size, grayscale=True)
+        path = tmp_path / f"stage{seed}.pt"
+        torch.save(net.state_dict(), path)
+        config = make_config("fer-stage-mobilenet", init="none", input_size=size)
+        path.with_suffix(".json").write_text(json.dumps({"config": config.to_dict(), "preprocess": params.to_dict()}))
+        stages.append((path, net, params))
+    faces = tiny_split(5, 48, 3)
+    got = teacher_logits([p for p, _, _ in stages], faces.crops)
+    expected = []
+    for _, net, params in stages:
+        x = torch.from_numpy(__import__("face_pipeline").normalize(faces.resized(params.input_size).crops, params))
+        with torch.no_grad():
+            expected.append(Averaged([net], mirror=True)(x).numpy())
+    np.testing.assert_allclose(got, np.mean(expected, axis=0), rtol=1e-4, atol=1e-4)
+    taught = with_teacher_targets(faces, [str(p) for p, _, _ in stages], cache_dir=tmp_path)
+    assert taught.soft is not None and taught.soft.shape == (5, 7)
+    assert taught.resized(32).soft is taught.soft  # resizing keeps each face's targets

@@ -13,9 +13,10 @@ from face_pipeline.preprocess import resize_face
 class Split:
     crops: np.ndarray  # (N, S, S, 3) uint8
     labels: np.ndarray  # (N,) int64
+    soft: np.ndarray | None = None  # (N, classes) teacher probabilities, for distillation (training/distill.py)
 
     def resized(self, size: int) -> Split:
         """The crops at ``size`` px, through the serving path's resize (``resize_face``)."""
         if self.crops.shape[1] == size:
             return self
-        return Split(np.stack([resize_face(c, size) for c in self.crops]), self.labels)
+        return Split(np.stack([resize_face(c, size) for c in self.crops]), self.labels, self.soft)

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from face_pipeline import PreprocessParams
+from training.distill import teacher_logits, with_teacher_targets
 from training.fer2013 import load_fer
 from training.loop import fit
 from training.presets import channel_stats, make_config
@@ -30,6 +31,12 @@ def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: s
     out = RUNS_DIR / name
     config = make_config(preset)
     train, val = load_fer(fer_root)
+    teacher_val_acc = None
+    if config.distill:
+        train = with_teacher_targets(train, list(config.teachers))
+        # What the student aims at: the teachers' own held-out accuracy (mirror images averaged).
+        teacher_val_acc = float((teacher_logits(list(config.teachers), val.crops).argmax(1) == val.labels).mean())
+        print(f"teachers on the held-out part: {100 * teacher_val_acc:.1f}%", flush=True)
     # Training crops stay at 48 px (the augmentation resizes them); validation takes the serving path.
     val = val.resized(config.input_size)
     mean, std = channel_stats(train.crops[::10])
@@ -45,6 +52,7 @@ def run_fer_stage(fer_root: Path, preset: str = "fer-stage-mobilenet", device: s
         "n_val": len(val.labels),
         "history": result.history,
         "val_acc": result.history[-1]["val_acc"],
+        **({"teacher_val_acc": teacher_val_acc} if teacher_val_acc is not None else {}),
         "done": True,
     }
     STAGES_DIR.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,10 @@ from training.faces import Split
 from training.models import build_model, early_layers
 from training.presets import TrainConfig, to_input, train_augmentation
 
+# Distillation (training/distill.py) softens the teachers' and the network's outputs alike by this much,
+# so that the ranking of the wrong classes carries over.
+DISTILL_TEMPERATURE = 2.0
+
 __all__ = ["FitResult", "Split", "evaluate", "fit", "predict", "train_one_epoch"]
 
 
@@ -31,10 +35,17 @@ class FitResult:
     predictions: dict[str, list[int]] = field(default_factory=dict)  # eval set -> predicted labels
 
 
-def _loss(config: TrainConfig, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _loss(
+    config: TrainConfig, output: torch.Tensor, target: torch.Tensor, soft: torch.Tensor | None = None
+) -> torch.Tensor:
     if config.arch == "basecnn":  # log-softmax output, NLL loss (paper)
         return F.nll_loss(output, target)
-    return F.cross_entropy(output, target, label_smoothing=config.label_smoothing)
+    hard = F.cross_entropy(output, target, label_smoothing=config.label_smoothing)
+    if soft is None or not config.distill:
+        return hard
+    t = DISTILL_TEMPERATURE  # the temperature the soft targets were made at; t*t keeps gradient scale
+    distilled = F.kl_div(F.log_softmax(output / t, dim=1), soft, reduction="batchmean") * t * t
+    return (1 - config.distill) * hard + config.distill * distilled
 
 
 @torch.no_grad()
@@ -81,6 +92,8 @@ def epoch_data(config: TrainConfig, train: Split, extra: Split | None, rng: np.r
     """The main set plus this epoch's fresh sample of ``extra`` faces (resized to the main set's size)."""
     if extra is None or not config.extra_per_epoch:
         return train
+    if train.soft is not None:
+        raise ValueError("distillation cannot mix in extra faces: they have no soft labels")
     pick = rng.choice(len(extra.labels), min(config.extra_per_epoch, len(extra.labels)), replace=False)
     sample = Split(extra.crops[pick], extra.labels[pick]).resized(train.crops.shape[1])
     return Split(np.concatenate([train.crops, sample.crops]), np.concatenate([train.labels, sample.labels]))
@@ -126,10 +139,11 @@ def train_one_epoch(
         idx = order[step * config.batch_size : (step + 1) * config.batch_size]
         x = to_input(_augmented(config, data.crops[idx], gen), params).to(device, memory_format=torch.channels_last)
         y = torch.from_numpy(data.labels[idx]).to(device)
+        soft = None if data.soft is None else torch.from_numpy(data.soft[idx]).to(device)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, epoch * steps + step, config.epochs * steps)
         output = net(x)
-        loss = _loss(config, output, y)
+        loss = _loss(config, output, y, soft)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

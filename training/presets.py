@@ -35,6 +35,8 @@ class TrainConfig:
     input_size: int = 120
     stable_epochs: int = 3  # test accuracy = mean over the last this-many epochs
     extra_per_epoch: int = 0  # FER-2013 faces mixed into each SFEW epoch (0: none)
+    teachers: tuple[str, ...] = ()  # FER-2013 stages whose averaged soft labels the network also learns
+    distill: float = 0.0  # weight of the teachers' soft labels in the loss (training/distill.py), 0..1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +65,12 @@ FER_STAGE = dict(
 
 # Stage 1b: the stage polished at a low learning rate, at its own input size or a larger one.
 POLISH = dict(FER_STAGE, init="models/stages/fer-stage-mobilenet.pt", epochs=6, lr=4e-4, augment="light")
+
+# The FER-2013 stages at the shipped size, 80 px (distillation teachers).
+FER_80 = tuple(
+    f"models/stages/{name}-mobilenet.pt"
+    for name in ("fer-polish80", "fer-light-polish80", "fer-long-polish80", "fer-polish80-of-seed1")
+)
 
 # Stage 2 of the cascade: FER-2013 checkpoint -> SFEW at the stage's size, greyscale, with FER-2013 faces
 # mixed into every epoch so that one model serves both kinds of face.
@@ -134,6 +142,17 @@ PRESETS: dict[str, dict] = {
     # The first stage's recipe again from ImageNet with another seed (`fer-stage --seed 1`), polished at 80 px:
     # a member trained like the first (robust, so it transfers alike) whose errors still differ.
     "fer-polish80-of-seed1-mobilenet": dict(POLISH, init="models/stages/fer-stage-mobilenet-seed1.pt", input_size=80),
+    # One network that learns from four: the best 80-px stage polished again towards the averaged soft
+    # labels of the four 80-px stages (their mirror images too), to keep part of the ensemble's gain
+    # at one network's cost per face.
+    "fer-distill80-mobilenet": dict(
+        POLISH,
+        init="models/stages/fer-light-polish80-mobilenet.pt",
+        input_size=80,
+        epochs=10,
+        teachers=FER_80,
+        distill=0.7,
+    ),
     # A second MobileNetV2 stage for the shipped ensemble: from ImageNet again (so its errors differ
     # from the first stage's) with the light augmentation throughout, which converges in fewer epochs.
     "fer-light-mobilenet": dict(FER_STAGE, epochs=16, augment="light"),

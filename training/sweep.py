@@ -37,6 +37,8 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("fer-long-polish80", "fer-long-polish80-mobilenet", "", {}, None, True),
     ("fer-stage-seed1", "fer-stage-mobilenet", "", {"seed": 1}, None, True),
     ("fer-polish80-of-seed1", "fer-polish80-of-seed1-mobilenet", "", {}, None, True),
+    # One network distilled from the four 80-px stages above (their averaged soft labels).
+    ("fer-distill80", "fer-distill80-mobilenet", "", {}, None, True),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("cascade-light-both-random", "cascade-light-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
