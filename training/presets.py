@@ -170,6 +170,10 @@ PRESETS: dict[str, dict] = {
     "cascade80-mobilenet-both": dict(
         CASCADE, init="models/stages/fer-polish80-mobilenet.pt", detector="both", input_size=80
     ),
+    # The same from the distilled stage (a better FER-2013 network: does SFEW gain?).
+    "cascade80-distill-mobilenet-both": dict(
+        CASCADE, init="models/stages/fer-distill80-mobilenet.pt", detector="both", input_size=80
+    ),
     "cascade96-mobilenet-both": dict(
         CASCADE, init="models/stages/fer-polish96-mobilenet.pt", detector="both", input_size=96
     ),
