@@ -41,6 +41,11 @@ ROWS: list[tuple[str, str, float | None]] = [
     ("the same, trained on Viola-Jones and YuNet crops", "cascade-mobilenet-both", None),
     ("the same at 80 px (from FER-2013 at 80 px): the shipped recipe", "cascade80-mobilenet-both", None),
     ("the same at 96 px (validation only: below 80 px there, not run further)", "cascade96-mobilenet-both", None),
+    (
+        "the 80-px recipe from the distilled FER-2013 stage (validation only: below the shipped recipe there)",
+        "cascade80-distill-mobilenet-both",
+        None,
+    ),
 ]
 BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (ours)", "phog", 43.7)]
 
