@@ -153,6 +153,17 @@ PRESETS: dict[str, dict] = {
         teachers=FER_80,
         distill=0.7,
     ),
+    # The same from the robust lineage's 80-px polish, with the robust augmentation: that lineage transfers
+    # better to other faces (reports/stage_transfer.md); does distillation keep it?
+    "fer-distill80-robust-mobilenet": dict(
+        POLISH,
+        init="models/stages/fer-polish80-mobilenet.pt",
+        input_size=80,
+        epochs=10,
+        augment="robust",
+        teachers=FER_80,
+        distill=0.7,
+    ),
     # A second MobileNetV2 stage for the shipped ensemble: from ImageNet again (so its errors differ
     # from the first stage's) with the light augmentation throughout, which converges in fewer epochs.
     "fer-light-mobilenet": dict(FER_STAGE, epochs=16, augment="light"),
