@@ -252,3 +252,8 @@ def test_teacher_targets_average_each_stage_and_its_mirror_through_its_own_prepr
     taught = with_teacher_targets(faces, [str(p) for p, _, _ in stages], cache_dir=tmp_path)
     assert taught.soft is not None and taught.soft.shape == (5, 7)
     assert taught.resized(32).soft is taught.soft  # resizing keeps each face's targets
+    # A retrained teacher (new weights, same path) never reuses the cached targets.
+    torch.manual_seed(7)
+    torch.save(build_model("mobilenet_v2", "none", 7, 32).state_dict(), stages[0][0])
+    retaught = with_teacher_targets(faces, [str(p) for p, _, _ in stages], cache_dir=tmp_path)
+    assert not np.allclose(retaught.soft, taught.soft)

@@ -44,7 +44,11 @@ def soft_targets(teacher: np.ndarray, temperature: float = DISTILL_TEMPERATURE) 
 
 def with_teacher_targets(train: Split, stages: list[str], cache_dir: Path = CACHE_DIR) -> Split:
     """``train`` with its ``soft`` targets from the ``stages``, computed once and cached on disk."""
-    key = hashlib.sha256(train.crops.tobytes()[::997] + "\n".join(stages).encode()).hexdigest()[:16]
+    # Keyed by the faces and the teachers' weights: a retrained teacher never reuses old targets.
+    digest = hashlib.sha256(train.crops.tobytes()[::997])
+    for stage in stages:
+        digest.update(Path(stage).read_bytes())
+    key = digest.hexdigest()[:16]
     cache = cache_dir / f"teacher-logits-{key}.npy"
     if cache.exists():
         teacher = np.load(cache)

@@ -185,6 +185,9 @@ PRESETS: dict[str, dict] = {
     "cascade80-distill-mobilenet-both": dict(
         CASCADE, init="models/stages/fer-distill80-mobilenet.pt", detector="both", input_size=80
     ),
+    "cascade80-distill-robust-mobilenet-both": dict(
+        CASCADE, init="models/stages/fer-distill80-robust-mobilenet.pt", detector="both", input_size=80
+    ),
     "cascade96-mobilenet-both": dict(
         CASCADE, init="models/stages/fer-polish96-mobilenet.pt", detector="both", input_size=96
     ),

@@ -41,6 +41,7 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("fer-distill80", "fer-distill80-mobilenet", "", {}, None, True),
     ("fer-distill80-robust", "fer-distill80-robust-mobilenet", "", {}, None, True),
     ("cascade80-distill-both-val", "cascade80-distill-mobilenet-both", VALIDATION, {}, None, False),
+    ("cascade80-distill-robust-both-val", "cascade80-distill-robust-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-distill-both-random", "cascade80-distill-mobilenet-both", "random", {}, None, True),
     ("cascade80-distill-both-film", "cascade80-distill-mobilenet-both", "film", {}, None, False),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),

@@ -46,6 +46,11 @@ ROWS: list[tuple[str, str, float | None]] = [
         "cascade80-distill-mobilenet-both",
         None,
     ),
+    (
+        "the same from the distilled stage of the robust lineage (validation only)",
+        "cascade80-distill-robust-mobilenet-both",
+        None,
+    ),
 ]
 BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (ours)", "phog", 43.7)]
 
