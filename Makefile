@@ -38,7 +38,8 @@ CASCADE := runs/cascade80-mobilenet-both
 ST := models/stages
 # Candidate FER-2013 members at the shipped size; `variants` chose the shipped set among them.
 FER_MEMBERS := $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-light-polish80-mobilenet.pt \
-	$(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-distill80-mobilenet.pt
+	$(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-distill80-mobilenet.pt \
+	$(ST)/fer-distill80-robust-mobilenet.pt
 CANDIDATES := $(CASCADE)/random/seed0 $(FER_MEMBERS) $(CASCADE)/random/seed1
 VAL_RUNS := $(CASCADE)/val/seed0 $(FER_MEMBERS) $(CASCADE)/val/seed1
 SHIPPED_STAGES := $(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-polish80-of-seed1-mobilenet.pt
