@@ -245,7 +245,7 @@ def test_teacher_targets_average_each_stage_and_its_mirror_through_its_own_prepr
     got = teacher_logits([p for p, _, _ in stages], faces.crops)
     expected = []
     for _, net, params in stages:
-        x = torch.from_numpy(__import__("face_pipeline").normalize(faces.resized(params.input_size).crops, params))
+        x = torch.from_numpy(normalize(faces.resized(params.input_size).crops, params))
         with torch.no_grad():
             expected.append(Averaged([net], mirror=True)(x).numpy())
     np.testing.assert_allclose(got, np.mean(expected, axis=0), rtol=1e-4, atol=1e-4)
