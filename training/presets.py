@@ -135,6 +135,10 @@ PRESETS: dict[str, dict] = {
     "fer-polish80-mobilenet": dict(POLISH, input_size=80),
     # And at 96 px (3x3 map as well, finer steps): 1.5x the cost of 80 px per face.
     "fer-polish96-mobilenet": dict(POLISH, input_size=96),
+    # The robust stage trained at 80 px from ImageNet (not only polished there): the lineage that transfers
+    # best to other faces, at the size the polish found better; then polished at 80 px like the first.
+    "fer-stage80-mobilenet": dict(FER_STAGE, input_size=80),
+    "fer-polish80-of-stage80-mobilenet": dict(POLISH, init="models/stages/fer-stage80-mobilenet.pt", input_size=80),
     # The two light-augmented stages polished at 80 px the same way: ensemble members at the shipped
     # size whose errors differ from the first stage's (they were trained from ImageNet separately).
     "fer-long-polish80-mobilenet": dict(POLISH, init="models/stages/fer-long-mobilenet.pt", input_size=80),
@@ -187,6 +191,10 @@ PRESETS: dict[str, dict] = {
     ),
     "cascade80-distill-robust-mobilenet-both": dict(
         CASCADE, init="models/stages/fer-distill80-robust-mobilenet.pt", detector="both", input_size=80
+    ),
+    # The same from the robust stage trained at 80 px throughout (and polished there).
+    "cascade80-stage80-mobilenet-both": dict(
+        CASCADE, init="models/stages/fer-polish80-of-stage80-mobilenet.pt", detector="both", input_size=80
     ),
     "cascade96-mobilenet-both": dict(
         CASCADE, init="models/stages/fer-polish96-mobilenet.pt", detector="both", input_size=96

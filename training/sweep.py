@@ -43,6 +43,10 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     # Their cascades on validation only: both below the shipped recipe there, so not run on the test splits.
     ("cascade80-distill-both-val", "cascade80-distill-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-distill-robust-both-val", "cascade80-distill-robust-mobilenet-both", VALIDATION, {}, None, False),
+    # The robust stage trained at 80 px from ImageNet, then polished there (a member; its cascade on validation).
+    ("fer-stage80", "fer-stage80-mobilenet", "", {}, None, True),
+    ("fer-polish80-of-stage80", "fer-polish80-of-stage80-mobilenet", "", {}, None, True),
+    ("cascade80-stage80-both-val", "cascade80-stage80-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("cascade-light-both-random", "cascade-light-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),

@@ -51,6 +51,11 @@ ROWS: list[tuple[str, str, float | None]] = [
         "cascade80-distill-robust-mobilenet-both",
         None,
     ),
+    (
+        "the same from the robust FER-2013 stage trained at 80 px from ImageNet (validation only)",
+        "cascade80-stage80-mobilenet-both",
+        None,
+    ),
 ]
 BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (ours)", "phog", 43.7)]
 
