@@ -39,14 +39,15 @@ ST := models/stages
 # Candidate FER-2013 members at the shipped size; `variants` chose the shipped set among them.
 FER_MEMBERS := $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-light-polish80-mobilenet.pt \
 	$(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-distill80-mobilenet.pt \
-	$(ST)/fer-distill80-robust-mobilenet.pt
+	$(ST)/fer-distill80-robust-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
 CANDIDATES := $(CASCADE)/random/seed0 $(FER_MEMBERS) $(CASCADE)/random/seed1
 VAL_RUNS := $(CASCADE)/val/seed0 $(FER_MEMBERS) $(CASCADE)/val/seed1
 SHIPPED_STAGES := $(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-polish80-of-seed1-mobilenet.pt
 STAGES := $(ST)/fer-stage-mobilenet.pt $(ST)/fer-polish-mobilenet.pt $(ST)/fer-polish80-mobilenet.pt \
 	$(ST)/fer-polish96-mobilenet.pt $(ST)/fer-light-mobilenet.pt $(ST)/fer-long-mobilenet.pt \
 	$(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-stage-mobilenet-seed1.pt \
-	$(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-distill80-mobilenet.pt $(ST)/fer-distill80-robust-mobilenet.pt
+	$(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-distill80-mobilenet.pt $(ST)/fer-distill80-robust-mobilenet.pt \
+	$(ST)/fer-stage80-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
 
 # Reproduce every Table 1/2 number and the shipped model from the data (hours on 2 CPU cores).
 train: setup-dev weights
