@@ -82,6 +82,9 @@ CASCADE = dict(
     **GREY_64,
 )
 
+# The cascade at the shipped size, 80 px, on both detectors' crops: each FER-2013 stage it starts from is a row.
+CASCADE80 = dict(CASCADE, detector="both", input_size=80)
+
 # Paper, section 2: base CNN, SGD lr 0.1 momentum 0.5, NLL loss, no augmentation, every detected box.
 PAPER_BASECNN = dict(
     arch="basecnn",
@@ -182,20 +185,12 @@ PRESETS: dict[str, dict] = {
     # the service detects with YuNet by default and keeps Viola-Jones one setting away.
     "cascade-mobilenet-both": dict(CASCADE, detector="both"),
     # The shipped recipe at 80 px, from the 80-px polish.
-    "cascade80-mobilenet-both": dict(
-        CASCADE, init="models/stages/fer-polish80-mobilenet.pt", detector="both", input_size=80
-    ),
+    "cascade80-mobilenet-both": dict(CASCADE80, init="models/stages/fer-polish80-mobilenet.pt"),
     # The same from the distilled stage (a better FER-2013 network: does SFEW gain?).
-    "cascade80-distill-mobilenet-both": dict(
-        CASCADE, init="models/stages/fer-distill80-mobilenet.pt", detector="both", input_size=80
-    ),
-    "cascade80-distill-robust-mobilenet-both": dict(
-        CASCADE, init="models/stages/fer-distill80-robust-mobilenet.pt", detector="both", input_size=80
-    ),
+    "cascade80-distill-mobilenet-both": dict(CASCADE80, init="models/stages/fer-distill80-mobilenet.pt"),
+    "cascade80-distill-robust-mobilenet-both": dict(CASCADE80, init="models/stages/fer-distill80-robust-mobilenet.pt"),
     # The same from the robust stage trained at 80 px throughout (and polished there).
-    "cascade80-stage80-mobilenet-both": dict(
-        CASCADE, init="models/stages/fer-polish80-of-stage80-mobilenet.pt", detector="both", input_size=80
-    ),
+    "cascade80-stage80-mobilenet-both": dict(CASCADE80, init="models/stages/fer-polish80-of-stage80-mobilenet.pt"),
     "cascade96-mobilenet-both": dict(
         CASCADE, init="models/stages/fer-polish96-mobilenet.pt", detector="both", input_size=96
     ),
