@@ -4,6 +4,7 @@ gives the same answer through the training evaluation path and the serving path.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import cv2
@@ -257,3 +258,28 @@ def test_teacher_targets_average_each_stage_and_its_mirror_through_its_own_prepr
     torch.save(build_model("mobilenet_v2", "none", 7, 32).state_dict(), stages[0][0])
     retaught = with_teacher_targets(faces, [str(p) for p, _, _ in stages], cache_dir=tmp_path)
     assert not np.allclose(retaught.soft, taught.soft)
+
+
+def test_trial_records_merge_seed_by_seed_local_runs_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import table2
+
+    committed, local = tmp_path / "trials", tmp_path / "runs"
+    for seed in range(5):
+        path = committed / "r" / "random" / f"seed{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"done": True, "seed": seed, "where": "committed"}))
+    for seed, done in ((1, True), (3, False), (10, True)):
+        path = local / "r" / "random" / f"seed{seed}" / "metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"done": done, "seed": seed, "where": "local"}))
+    monkeypatch.setattr(table2, "TRIALS_DIR", committed)
+    monkeypatch.setattr(table2, "RUNS_DIR", local)
+    trials = table2.load_trials("r", "random")
+    assert [(t["seed"], t["where"]) for t in trials] == [
+        (0, "committed"),
+        (1, "local"),
+        (2, "committed"),
+        (3, "committed"),  # an unfinished local trial does not hide the finished record
+        (4, "committed"),
+        (10, "local"),
+    ]

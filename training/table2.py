@@ -61,12 +61,14 @@ BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (
 
 
 def load_trials(run: str, split: str) -> list[dict]:
-    """Finished trials of one run and split: this machine's runs/, else the committed records."""
-    paths = sorted((RUNS_DIR / run / split).glob("seed*/metrics.json")) or sorted(
-        (TRIALS_DIR / run / split).glob("seed*.json")
-    )
-    records = [json.loads(p.read_text()) for p in paths]
-    return [r for r in records if r.get("done")]
+    """Finished trials of one run and split, seed by seed: this machine's runs/ where it has the seed,
+    else the committed record (a fresh machine that re-ran two seeds still reports all five)."""
+    records = {p.stem: json.loads(p.read_text()) for p in (TRIALS_DIR / run / split).glob("seed*.json")}
+    for path in (RUNS_DIR / run / split).glob("seed*/metrics.json"):
+        record = json.loads(path.read_text())
+        if record.get("done"):
+            records[path.parent.name] = record
+    return [records[seed] for seed in sorted(records, key=lambda s: int(s[4:])) if records[seed].get("done")]
 
 
 def keep_records(run: str) -> None:
