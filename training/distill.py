@@ -18,14 +18,13 @@ import torch
 from face_pipeline import PreprocessParams
 from training.faces import Split
 from training.loop import DISTILL_TEMPERATURE, logits
+from training.models import load_net
 
 CACHE_DIR = Path(".cache") / "distill"
 
 
 def teacher_logits(stages: list[Path] | list[str], crops: np.ndarray) -> np.ndarray:
     """The mean logits of the ``stages`` (FER-2013 stage checkpoints) over each face and its mirror."""
-    from training.ship import load_net  # the loader of committed stages and trials
-
     outputs = []
     for stage in stages:
         record, net = load_net(Path(stage))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import torch
@@ -123,3 +124,15 @@ class Probabilities(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.net(x) / self.temperature, dim=1)
+
+
+def load_net(run: Path) -> tuple[dict, torch.nn.Module]:
+    """A finished SFEW trial (its folder under runs/) or a FER-2013 stage (``models/stages/<preset>.pt``)."""
+    weights, record_path = (
+        (run, run.with_suffix(".json")) if run.suffix == ".pt" else (run / "model.pt", run / "metrics.json")
+    )
+    record = json.loads(record_path.read_text())
+    config = record["config"]
+    net = build_model(config["arch"], "none", len(record["preprocess"]["classes"]), config["input_size"])
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return record, net.eval()

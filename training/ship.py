@@ -26,7 +26,7 @@ from training.export import export_onnx
 from training.faces import Split
 from training.fer2013 import load_fer
 from training.loop import logits
-from training.models import Averaged, build_model
+from training.models import Averaged, load_net
 from training.presets import TrainConfig
 from training.sfew import VALIDATION
 from training.sfew_trials import sfew_faces
@@ -62,18 +62,6 @@ def calibrate(fer_logits: np.ndarray, fer_labels: np.ndarray, sfew_logits: np.nd
         for name, (z, labels) in sets.items()
     }
     return {"temperature": round(temperature, 4), "fitted_on": "FER-2013 held-out part, even rows", "ece": ece}
-
-
-def load_net(run: Path) -> tuple[dict, torch.nn.Module]:
-    """A finished SFEW trial (its folder under runs/) or a FER-2013 stage (``models/stages/<preset>.pt``)."""
-    weights, record_path = (
-        (run, run.with_suffix(".json")) if run.suffix == ".pt" else (run / "model.pt", run / "metrics.json")
-    )
-    record = json.loads(record_path.read_text())
-    config = record["config"]
-    net = build_model(config["arch"], "none", len(record["preprocess"]["classes"]), config["input_size"])
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return record, net.eval()
 
 
 def _without_detector(preprocess: dict) -> dict:
@@ -286,24 +274,25 @@ def ship(
     model = Averaged(list(nets), mirror).eval()
     fer_val = load_fer(fer_root)[1].resized(params.input_size)
     sfew_test = sfew_faces(sfew_root, TrainConfig(**config), record["split"])[1]
-    # One pass of the ensemble over each set serves both the calibration and the accuracy.
-    fer_logits = logits(model, fer_val.crops, params, "cpu")
-    sfew_logits = logits(model, sfew_test.crops, params, "cpu")
+    # One pass of each network over each set: the ensemble's logits are the mean of its members'
+    # (each averages the same views), and serve the calibration, the accuracy and the card's per-member rows.
+    alone = [Averaged([net], mirror).eval() for net in nets]
+    fer_each = [logits(net, fer_val.crops, params, "cpu") for net in alone]
+    sfew_each = [logits(net, sfew_test.crops, params, "cpu") for net in alone]
+    fer_logits, sfew_logits = np.mean(fer_each, axis=0), np.mean(sfew_each, axis=0)
     calibration = calibrate(fer_logits, fer_val.labels, sfew_logits, sfew_test.labels)
     fer_acc = float((fer_logits.argmax(1) == fer_val.labels).mean())
     sfew_pred = sfew_logits.argmax(1)
     sfew_acc = float((sfew_pred == sfew_test.labels).mean())
-    members = []
-    for r, net in zip(records, nets, strict=True):
-        alone = Averaged([net], mirror).eval()
-        members.append(
-            {
-                "preset": r["preset"],
-                "seed": r.get("seed", 0),
-                "fer2013_heldout_acc": round(accuracy(alone, fer_val, params)[0], 4),
-                "sfew_fixed_split_test_acc": round(accuracy(alone, sfew_test, params)[0], 4),
-            }
-        )
+    members = [
+        {
+            "preset": r["preset"],
+            "seed": r.get("seed", 0),
+            "fer2013_heldout_acc": round(float((fer.argmax(1) == fer_val.labels).mean()), 4),
+            "sfew_fixed_split_test_acc": round(float((sfew.argmax(1) == sfew_test.labels).mean()), 4),
+        }
+        for r, fer, sfew in zip(records, fer_each, sfew_each, strict=True)
+    ]
     recipe = summarise(record["name"])  # the first run's recipe: the card reports its medians
     metrics = {
         "sfew_fixed_split_test_acc": round(sfew_acc, 4),
@@ -337,7 +326,7 @@ def ship(
     }
     arch = "+".join(dict.fromkeys(r["config"]["arch"] for r in records))
     presets = "+".join(dict.fromkeys(r["preset"] for r in records))
-    version = f"3.1.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
+    version = f"3.2.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
     worst = export_onnx(model, params, out, f"{arch}-emotion", version, provenance, metrics, calibration["temperature"])
     if out.stat().st_size > MAX_MODEL_BYTES:
         raise ValueError(f"{out} is {out.stat().st_size} bytes, over the {MAX_MODEL_BYTES} budget")
