@@ -42,7 +42,7 @@ FER_MEMBERS := $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-light-polish80-mobilene
 	$(ST)/fer-distill80-robust-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
 CANDIDATES := $(CASCADE)/random/seed0 $(FER_MEMBERS) $(CASCADE)/random/seed1
 VAL_RUNS := $(CASCADE)/val/seed0 $(FER_MEMBERS) $(CASCADE)/val/seed1
-SHIPPED_STAGES := $(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-polish80-of-seed1-mobilenet.pt
+SHIPPED_STAGES := $(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
 STAGES := $(ST)/fer-stage-mobilenet.pt $(ST)/fer-polish-mobilenet.pt $(ST)/fer-polish80-mobilenet.pt \
 	$(ST)/fer-polish96-mobilenet.pt $(ST)/fer-light-mobilenet.pt $(ST)/fer-long-mobilenet.pt \
 	$(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-stage-mobilenet-seed1.pt \

@@ -375,14 +375,15 @@ The average of the logits of {len(m["members"])} networks ({", ".join(sorted(set
 {member_rows}
 
 The FER-2013 stages start from ImageNet MobileNetV2 and train on the sharp FER-2013 training faces (greyscale,
-one-cycle AdamW) at 64 px: 25 epochs of the robust augmentation (zoom in and out, rotation, low resolution, light,
-occlusion; `fer-stage-mobilenet`, any seed) or 16 of a lighter one (`fer-light-mobilenet`), then 6 of the lighter
-one at the network's input size (`fer-*polish*-mobilenet`). The SFEW
-cascades (`cascade*-mobilenet-both`) continue from such a stage on SFEW face crops from both detectors (Viola-Jones
-and YuNet) with FER-2013 faces mixed into every epoch. The input size, which networks to average and the mirror
-were chosen on validation only: the films held out of the fixed split's training side (Table 2's validation
-column, `python -m training train --split val`), the FER-2013 held-out part, and `reports/shipped_variants.md`
-(both, within 3 ms per face); the top-level README ("The FER-2013 stage and the shipped model") says how.
+one-cycle AdamW): 25 epochs of the robust augmentation (zoom in and out, rotation, low resolution, light,
+occlusion) at 64 px (`fer-stage-mobilenet`, any seed) or 80 px (`fer-stage80-mobilenet`), or 16 of a lighter one
+at 64 px (`fer-light-mobilenet`), then 6 of the lighter one at the network's input size
+(`fer-*polish*-mobilenet`). The SFEW cascades (`cascade*-mobilenet-both`) continue from such a stage on SFEW
+face crops from both detectors (Viola-Jones and YuNet) with FER-2013 faces mixed into every epoch. The input
+size, which networks to average and the mirror were chosen on validation only: the films held out of the fixed
+split's training side (Table 2's validation column, `python -m training train --split val`), the FER-2013
+held-out part, and `reports/shipped_variants.md` (both, within 3 ms per face); the top-level README ("The
+FER-2013 stage and the shipped model") says how.
 The SFEW test-side figures on this card were computed after that choice and did not change it.
 Input: `input`,
 float32 (batch, 3, {pre["input_size"]}, {pre["input_size"]}): the face's luma (`grayscale`: {pre["grayscale"]})
