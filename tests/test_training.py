@@ -283,3 +283,21 @@ def test_trial_records_merge_seed_by_seed_local_runs_first(tmp_path: Path, monke
         (4, "committed"),
         (10, "local"),
     ]
+
+
+def test_int8_benchmark_quantises_to_a_smaller_model_that_still_answers_alike(exported: tuple, tmp_path: Path) -> None:
+    import onnx
+
+    from benchmarks.int8 import quantise
+
+    _, params, path = exported
+    faces = normalize(np.random.default_rng(0).integers(0, 255, (64, 120, 120, 3), dtype=np.uint8), params)
+    out = tmp_path / "int8.onnx"
+    quantise(path, out, faces)
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert out.stat().st_size < path.stat().st_size / 2
+    fp32, int8 = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (path, out))
+    p32, p8 = (s.run(None, {"input": faces[:8]})[0] for s in (fp32, int8))
+    assert p8.shape == (8, 7) and np.allclose(p8.sum(1), 1, atol=1e-4)
+    assert np.abs(p32 - p8).max() < 0.1
