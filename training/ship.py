@@ -105,10 +105,11 @@ def onnx_ms_per_face(
 COST_BUDGET_MS = 3.0  # per face at batch 8, ONNX Runtime on the 2 development cores
 
 
-def view_logits(net: torch.nn.Module, split: Split, params: PreprocessParams) -> np.ndarray:
-    """(2, faces, classes): the network's logits on each face and on its mirror image."""
-    mirrored = np.ascontiguousarray(split.crops[:, :, ::-1])  # NHWC: the width axis
-    return np.stack([logits(net, split.crops, params, "cpu"), logits(net, mirrored, params, "cpu")])
+def view_logits(net: torch.nn.Module, split: Split, params: PreprocessParams, mirror: bool = True) -> np.ndarray:
+    """(2, faces, classes): the network's logits on each face and on its mirror image; (1, faces,
+    classes), the faces alone, without ``mirror``."""
+    faces = [split.crops, np.ascontiguousarray(split.crops[:, :, ::-1])] if mirror else [split.crops]  # NHWC
+    return np.stack([logits(net, view, params, "cpu") for view in faces])
 
 
 def variant_logits(views: list[np.ndarray], members: tuple[int, ...], mirror: bool) -> np.ndarray:
@@ -274,12 +275,13 @@ def ship(
     model = Averaged(list(nets), mirror).eval()
     fer_val = load_fer(fer_root)[1].resized(params.input_size)
     sfew_test = sfew_faces(sfew_root, TrainConfig(**config), record["split"])[1]
-    # One pass of each network over each set: the ensemble's logits are the mean of its members'
-    # (each averages the same views), and serve the calibration, the accuracy and the card's per-member rows.
-    alone = [Averaged([net], mirror).eval() for net in nets]
-    fer_each = [logits(net, fer_val.crops, params, "cpu") for net in alone]
-    sfew_each = [logits(net, sfew_test.crops, params, "cpu") for net in alone]
-    fer_logits, sfew_logits = np.mean(fer_each, axis=0), np.mean(sfew_each, axis=0)
+    # One pass of each network over each set, as `variants` does: the ensemble's logits and each
+    # member's alone (the card's rows) come from the same views.
+    fer_views = [view_logits(net, fer_val, params, mirror) for net in nets]
+    sfew_views = [view_logits(net, sfew_test, params, mirror) for net in nets]
+    everyone = tuple(range(len(nets)))
+    fer_logits = variant_logits(fer_views, everyone, mirror)
+    sfew_logits = variant_logits(sfew_views, everyone, mirror)
     calibration = calibrate(fer_logits, fer_val.labels, sfew_logits, sfew_test.labels)
     fer_acc = float((fer_logits.argmax(1) == fer_val.labels).mean())
     sfew_pred = sfew_logits.argmax(1)
@@ -288,10 +290,10 @@ def ship(
         {
             "preset": r["preset"],
             "seed": r.get("seed", 0),
-            "fer2013_heldout_acc": round(float((fer.argmax(1) == fer_val.labels).mean()), 4),
-            "sfew_fixed_split_test_acc": round(float((sfew.argmax(1) == sfew_test.labels).mean()), 4),
+            "fer2013_heldout_acc": round(variant_accuracy(fer_views, fer_val.labels, (i,), mirror), 4),
+            "sfew_fixed_split_test_acc": round(variant_accuracy(sfew_views, sfew_test.labels, (i,), mirror), 4),
         }
-        for r, fer, sfew in zip(records, fer_each, sfew_each, strict=True)
+        for i, r in enumerate(records)
     ]
     recipe = summarise(record["name"])  # the first run's recipe: the card reports its medians
     metrics = {
