@@ -1,8 +1,9 @@
 """The in-process time of one request's work, on the images the load test sends.
 
 Decode, detect, crop and classify each image with the face pipeline and an ONNX Runtime
-session made as the service makes it, one image at a time, OpenCV and ONNX Runtime with their
-default threads: what one request costs an idle service minus the serving. The runner calls
+session made as the service makes it, one image at a time, OpenCV and ONNX Runtime with the
+threads the service would give each call (``service.config``, from the same EMOTION_* variables):
+what one request costs an idle service minus the serving. The runner calls
 this between locust phases (``--reference``) to put the 1-user latency against it.
 
     python -m loadtests.reference --model models/face_emotion.onnx --detector '{"kind": "yunet", "max_side": 320}'
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -24,13 +26,19 @@ from face_pipeline import DetectorParams, decode_image
 from face_pipeline.metadata import params_from_metadata
 from face_pipeline.preprocess import face_crops, normalize
 from loadtests.images import cached_synth_images, sfew_images
+from service.config import Settings
 from service.model import session_options
 
 
 def measure(
     model: Path, detector: dict[str, Any] | None, blobs: list[bytes], repeat: int = 1, max_faces: int = 20
 ) -> dict[str, float]:
-    session = ort.InferenceSession(str(model), session_options(), providers=["CPUExecutionProvider"])
+    settings = Settings.from_env()
+    if settings.opencv_threads:
+        cv2.setNumThreads(settings.opencv_threads)
+    session = ort.InferenceSession(
+        str(model), session_options(settings.ort_threads), providers=["CPUExecutionProvider"]
+    )
     params = params_from_metadata(session.get_modelmeta().custom_metadata_map)
     if detector:
         merged = params.detector.to_dict() | detector

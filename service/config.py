@@ -6,6 +6,7 @@ so they are plain module-level reads rather than something resolved per request.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,8 @@ def _bool(name: str, default: bool) -> bool:
 class Settings:
     model_path: Path
     device: str  # auto | cpu | cuda
-    ort_threads: int  # 0: onnxruntime's own choice
-    opencv_threads: int  # threads per detection call; 0: OpenCV's own choice
+    ort_threads: int  # intra-op threads per model call; 0: onnxruntime's own choice (all cores)
+    opencv_threads: int  # threads per detection call; 0: OpenCV's own choice (all cores)
     detector: str  # model | viola-jones | yunet | fast: which DetectorParams serve (face_pipeline.params)
     detect_threads: int
     max_batch_size: int
@@ -84,13 +85,18 @@ class Settings:
         detector = os.environ.get("EMOTION_DETECTOR", "model").strip().lower() or "model"
         if detector not in DETECTORS:
             raise ConfigError(f"EMOTION_DETECTOR={detector!r}: use {', '.join(DETECTORS)}")
+        cpus = available_cpus()
+        detect_threads = _required_int("EMOTION_DETECT_THREADS", min(4, cpus), minimum=1)
+        classify_in_api = _bool("EMOTION_CLASSIFY_IN_API", not serves_on_gpu(device))
+        per_call = call_threads(cpus, detect_threads)
         return cls(
             model_path=model_path_from_env(),
             detector=detector,
             device=device,
-            ort_threads=_required_int("EMOTION_ORT_THREADS", 0),
+            # The classifier process (EMOTION_CLASSIFY_IN_API=0) runs one batch at a time: all cores.
+            ort_threads=_required_int("EMOTION_ORT_THREADS", per_call if classify_in_api else 0),
             opencv_threads=_required_int("EMOTION_OPENCV_THREADS", 0),
-            detect_threads=_required_int("EMOTION_DETECT_THREADS", min(4, os.cpu_count() or 1), minimum=1),
+            detect_threads=detect_threads,
             max_batch_size=_required_int("EMOTION_MAX_BATCH_SIZE", 64, minimum=1),
             max_latency_ms=_required_int("EMOTION_MAX_LATENCY_MS", 1000, minimum=1),
             max_upload_bytes=_required_int("EMOTION_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1),
@@ -99,8 +105,43 @@ class Settings:
             api_workers=_required_int("EMOTION_API_WORKERS", 1, minimum=1),
             max_concurrency=_required_int("EMOTION_MAX_CONCURRENCY", 32, minimum=1),
             timeout_s=_required_int("EMOTION_TIMEOUT_S", 30, minimum=1),
-            classify_in_api=_bool("EMOTION_CLASSIFY_IN_API", not serves_on_gpu(device)),
+            classify_in_api=classify_in_api,
         )
+
+
+def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup CPU limit (a container's
+    ``--cpus``, Kubernetes' ``limits.cpu``). ``os.cpu_count()`` sees neither: in a 2-CPU pod on a 64-core
+    node it says 64, and sizing threads by it would throttle the pod."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = cgroup_cpu_limit(cgroup)
+    return cpus if limit is None else max(1, min(cpus, math.ceil(limit)))
+
+
+def cgroup_cpu_limit(cgroup: Path) -> float | None:
+    """Cores allowed by cgroup v2 (``cpu.max``: quota period) or v1 (``cpu.cfs_quota_us`` /
+    ``cpu.cfs_period_us``); None without a limit or a readable cgroup."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        return None if quota in ("max", "-1") else int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def call_threads(cpus: int, calls_at_once: int) -> int:
+    """onnxruntime threads for one model call when ``calls_at_once`` calls run in parallel: the cores
+    shared among them. Its default (every core for every call) loses twice here: concurrent calls fight
+    over the cores, and one frame's few faces through four small networks are too little work to split
+    (one thread classifies a frame faster even alone: docs/performance.md, "Threads per call").
+    OpenCV keeps its own default: Viola-Jones does gain from more threads."""
+    return max(1, cpus // calls_at_once)
 
 
 def serves_on_gpu(device: str) -> bool:

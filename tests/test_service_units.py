@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, PreprocessParams, decod
 from face_pipeline.metadata import SHIPPED_MODEL, metadata_props
 from face_pipeline.params import with_detector
 from face_pipeline.preprocess import normalize
-from service.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings
+from service.config import DEFAULT_MODEL_PATH, ROOT, ConfigError, Settings, available_cpus, cgroup_cpu_limit
 from service.model import CPU, CUDA, EmotionModel, ModelLoadError, cuda_available, load_model, padded_batch_size
 from service.pipeline import Options, face_crops
 
@@ -62,6 +63,42 @@ def test_classifier_process_only_where_it_pays(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("EMOTION_DEVICE", "cpu")
     monkeypatch.setenv("EMOTION_CLASSIFY_IN_API", "0")
     assert not Settings.from_env().classify_in_api
+
+
+def test_each_model_call_gets_its_share_of_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("EMOTION_ORT_THREADS", "EMOTION_OPENCV_THREADS", "EMOTION_DETECT_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EMOTION_DEVICE", "cpu")
+    monkeypatch.setenv("EMOTION_CLASSIFY_IN_API", "1")
+    monkeypatch.setattr("service.config.available_cpus", lambda: 2)
+    two = Settings.from_env()  # two calls at once on two cores: one thread each; OpenCV decides its own
+    assert (two.detect_threads, two.ort_threads, two.opencv_threads) == (2, 1, 0)
+    monkeypatch.setattr("service.config.available_cpus", lambda: 16)
+    many = Settings.from_env()
+    assert (many.detect_threads, many.ort_threads) == (4, 4)
+    monkeypatch.setenv("EMOTION_CLASSIFY_IN_API", "0")  # the classifier process runs one batch at a time
+    assert Settings.from_env().ort_threads == 0
+    monkeypatch.setenv("EMOTION_CLASSIFY_IN_API", "1")
+    monkeypatch.setenv("EMOTION_ORT_THREADS", "0")  # 0 still hands the choice to onnxruntime
+    assert Settings.from_env().ort_threads == 0
+
+
+def test_cores_come_from_the_containers_cpu_limit(tmp_path: Path) -> None:
+    own = len(os.sched_getaffinity(0))
+    assert available_cpus(tmp_path) == own  # no cgroup files: affinity alone
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_limit(tmp_path) is None and available_cpus(tmp_path) == own
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # --cpus 1.5
+    assert cgroup_cpu_limit(tmp_path) == 1.5 and available_cpus(tmp_path) == min(own, 2)
+    (tmp_path / "cpu.max").write_text("50000 100000\n")  # half a core still gets one thread
+    assert available_cpus(tmp_path) == 1
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")  # cgroup v1
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_limit(tmp_path) == 1.0 and available_cpus(tmp_path) == 1
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_limit(tmp_path) is None
 
 
 @pytest.mark.parametrize(
