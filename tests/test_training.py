@@ -206,6 +206,24 @@ def test_variants_average_each_networks_logits_as_the_exported_ensemble_does() -
     assert not np.allclose(variant_logits(views, (0,), True), variant_logits(views, (0,), False))
 
 
+def test_mixup_blends_each_face_with_another_of_the_batch() -> None:
+    from training.loop import mixup_batch
+
+    config = make_config("cascade80-mixup-mobilenet-both")
+    x = torch.rand(6, 1, 8, 8)
+    mixed, other, lam = mixup_batch(config, x, np.random.default_rng(0), torch.Generator().manual_seed(0))
+    assert 0 < lam < 1 and sorted(other.tolist()) == list(range(6))
+    assert torch.allclose(mixed, lam * x + (1 - lam) * x[other])
+    assert not torch.allclose(mixed, x)
+    # The recipe trains; without mixup the same seed trains another network.
+    plain = make_config("cascade80-mixup-mobilenet-both", init="none", epochs=1, batch_size=7, extra_per_epoch=0)
+    nets = []
+    for mixup in (0.2, 0.0):
+        plain.mixup = mixup
+        nets.append(fit(plain, PreprocessParams(input_size=80), tiny_split(14, 80, 0), {}, seed=0).net)
+    assert not torch.equal(nets[0].classifier[-1].weight, nets[1].classifier[-1].weight)
+
+
 def test_distillation_learns_the_teachers_probabilities_not_only_the_labels() -> None:
     from training.distill import soft_targets
     from training.loop import DISTILL_TEMPERATURE, _loss

@@ -111,6 +111,16 @@ def _augmented(config: TrainConfig, crops: np.ndarray, gen: torch.Generator) -> 
     return crops
 
 
+def mixup_batch(
+    config: TrainConfig, x: torch.Tensor, rng: np.random.Generator, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Each face blended with another of the batch (``other``), ``lam`` of it kept; the loss then
+    weighs both labels the same way: a smoother fit for a small set of films."""
+    lam = float(rng.beta(config.mixup, config.mixup))
+    other = torch.randperm(len(x), generator=gen).to(x.device)
+    return lam * x + (1 - lam) * x[other], other, lam
+
+
 def train_one_epoch(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -142,8 +152,15 @@ def train_one_epoch(
         soft = None if data.soft is None else torch.from_numpy(data.soft[idx]).to(device)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, epoch * steps + step, config.epochs * steps)
-        output = net(x)
-        loss = _loss(config, output, y, soft)
+        if config.mixup:
+            x, other, lam = mixup_batch(config, x, rng, gen)
+            output = net(x)
+            loss = lam * _loss(config, output, y, soft) + (1 - lam) * _loss(
+                config, output, y[other], None if soft is None else soft[other]
+            )
+        else:
+            output = net(x)
+            loss = _loss(config, output, y, soft)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
