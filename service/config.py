@@ -137,10 +137,10 @@ def cgroup_cpu_limit(cgroup: Path) -> float | None:
 
 def call_threads(cpus: int, calls_at_once: int) -> int:
     """onnxruntime threads for one model call when ``calls_at_once`` calls run in parallel: the cores
-    shared among them. Its default (every core for every call) loses twice here: concurrent calls fight
-    over the cores, and one frame's few faces through four small networks are too little work to split
-    (one thread classifies a frame faster even alone: docs/performance.md, "Threads per call").
-    OpenCV keeps its own default: Viola-Jones does gain from more threads."""
+    shared among them, instead of onnxruntime's default of every core the host has for every call. On
+    2 cores the two measure the same (docs/performance.md, "Threads per call"); the share keeps many
+    concurrent calls on a many-core host, or in a pod limited below its node, from oversubscribing the
+    cores. OpenCV keeps its own default: Viola-Jones does gain from more threads."""
     return max(1, cpus // calls_at_once)
 
 
