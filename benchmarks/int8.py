@@ -17,7 +17,6 @@ import argparse
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from face_pipeline import normalize
 from face_pipeline.metadata import SHIPPED_MODEL, params_from_metadata
 from service.model import session_options
 from training.fer2013 import load_fer
+from training.ship import fastest_ms_per_face
 
 CALIBRATION_FACES = 512
 SOFTMAX = ("Div", "Softmax")  # the exported graph's last two nodes: logits / temperature, softmax
@@ -69,21 +69,6 @@ def probabilities(session: ort.InferenceSession, faces: np.ndarray) -> np.ndarra
     return np.concatenate([session.run(None, {"input": faces[i : i + 256]})[0] for i in range(0, len(faces), 256)])
 
 
-def ms_per_face(
-    sessions: dict[str, ort.InferenceSession], faces: np.ndarray, repeat: int = 20, rounds: int = 7
-) -> dict[str, float]:
-    """Each session's ms per face, the fastest of ``rounds`` (other work on the machine only adds time)."""
-    best = dict.fromkeys(sessions, float("inf"))
-    for _ in range(rounds):
-        for name, session in sessions.items():  # alternating, so both share the machine's noise
-            session.run(None, {"input": faces})
-            start = time.perf_counter()
-            for _ in range(repeat):
-                session.run(None, {"input": faces})
-            best[name] = min(best[name], (time.perf_counter() - start) * 1e3 / (repeat * len(faces)))
-    return best
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path(SHIPPED_MODEL))
@@ -104,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         sessions = {"float32": fp32, "int8": int8}
         faces = normalize(val.crops, params)
         probs = {name: probabilities(s, faces) for name, s in sessions.items()}
-        timing = {batch: ms_per_face(sessions, faces[:batch]) for batch in (1, 8)}
+        timing = {batch: fastest_ms_per_face(sessions, faces[:batch], rounds=7) for batch in (1, 8)}
 
     labels = {name: p.argmax(1) for name, p in probs.items()}
     summary = {

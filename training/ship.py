@@ -76,10 +76,7 @@ def accuracy(model: torch.nn.Module, split: Split, params: PreprocessParams) -> 
 def onnx_ms_per_face(
     model: torch.nn.Module, params: PreprocessParams, batch: int = 8, repeat: int = 20, rounds: int = 5
 ) -> float:
-    """ONNX Runtime CPU time per face at ``batch``, as the service runs it (its session options).
-
-    The fastest of ``rounds`` rounds (timeit's advice): other work on the machine only ever adds
-    time, and one round of 50 once measured five networks cheaper than four."""
+    """ONNX Runtime CPU time per face at ``batch``, as the service runs it (its session options)."""
     import tempfile
 
     import onnxruntime as ort
@@ -93,13 +90,22 @@ def onnx_ms_per_face(
     x = np.random.default_rng(0).normal(size=(batch, 3, params.input_size, params.input_size)).astype(np.float32)
     for _ in range(5):
         session.run(None, {"input": x})
-    best = float("inf")
+    return fastest_ms_per_face({"model": session}, x, repeat, rounds)["model"]
+
+
+def fastest_ms_per_face(sessions: dict, x: np.ndarray, repeat: int = 20, rounds: int = 5) -> dict[str, float]:
+    """Each ONNX Runtime session's ms per face on ``x``: the fastest of ``rounds`` rounds (timeit's
+    advice): other work on the machine only ever adds time, and one round of 50 once measured five
+    networks cheaper than four. Sessions alternate within a round, so they share the machine's noise."""
+    best = dict.fromkeys(sessions, float("inf"))
     for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(repeat):
-            session.run(None, {"input": x})
-        best = min(best, (time.perf_counter() - started) / (repeat * batch))
-    return 1000 * best
+        for name, session in sessions.items():
+            session.run(None, {"input": x})  # warm again: another session may have run in between
+            started = time.perf_counter()
+            for _ in range(repeat):
+                session.run(None, {"input": x})
+            best[name] = min(best[name], (time.perf_counter() - started) * 1e3 / (repeat * len(x)))
+    return best
 
 
 COST_BUDGET_MS = 3.0  # per face at batch 8, ONNX Runtime on the 2 development cores
