@@ -224,6 +224,30 @@ def test_mixup_blends_each_face_with_another_of_the_batch() -> None:
     assert not torch.equal(nets[0].classifier[-1].weight, nets[1].classifier[-1].weight)
 
 
+def test_wise_serves_the_trained_network_averaged_with_its_init(tmp_path: Path) -> None:
+    init = tmp_path / "stage.pt"
+    torch.manual_seed(1)
+    torch.save(build_model("mobilenet_v2", "none", 7, 64).state_dict(), init)
+    start = build_model("mobilenet_v2", str(init), 7, 64).state_dict()
+    config = make_config("cascade80-wise50-mobilenet-both", init=str(init), epochs=1, batch_size=7, input_size=64)
+    config.extra_per_epoch = 0
+    params, train, test = PreprocessParams(input_size=64), tiny_split(14, 64, 0), tiny_split(7, 64, 1)
+    wise = fit(config, params, train, {"test": test}, seed=0, checkpoint=tmp_path / "ckpt.pt")
+    trained = torch.load(tmp_path / "ckpt.pt", weights_only=False)["model"]  # the checkpoint keeps what trained
+    config.wise = 1.0
+    plain = fit(config, params, train, {"test": test}, seed=0).net.state_dict()
+    served = wise.net.state_dict()
+    for name in ("features.0.0.weight", "features.0.1.running_var", "classifier.1.bias"):
+        assert torch.allclose(trained[name], plain[name])  # the same training, only what is served differs
+        assert torch.allclose(served[name], (start[name] + plain[name]) / 2, atol=1e-6)
+        assert not torch.allclose(served[name], plain[name])
+    assert torch.equal(served["features.0.1.num_batches_tracked"], plain["features.0.1.num_batches_tracked"])
+    # What is scored each epoch is the averaged network.
+    assert wise.predictions["test"] == predict(wise.net, test.crops, params, "cpu").argmax(1).tolist()
+    with pytest.raises(ValueError, match="checkpoint of ours"):
+        fit(make_config("cascade80-wise50-mobilenet-both", init="none", epochs=1), params, train, {}, seed=0)
+
+
 def test_distillation_learns_the_teachers_probabilities_not_only_the_labels() -> None:
     from training.distill import soft_targets
     from training.loop import DISTILL_TEMPERATURE, _loss

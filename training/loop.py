@@ -4,6 +4,7 @@ them with a resumable checkpoint. Inputs are uint8 face crops; every batch goes 
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from face_pipeline import PreprocessParams
 from training import augment
 from training.faces import Split
-from training.models import build_model, early_layers
+from training.models import build_model, early_layers, interpolate_weights
 from training.presets import TrainConfig, to_input, train_augmentation
 
 # Distillation (training/distill.py) softens the teachers' and the network's outputs alike by this much,
@@ -205,25 +206,33 @@ def fit(
     torch.manual_seed(seed)
     net = build_model(config.arch, config.init, len(params.classes), config.input_size).to(device)
     net = net.to(memory_format=torch.channels_last)
+    if config.wise != 1 and (config.init in ("none", "", "imagenet") or not 0 <= config.wise <= 1):
+        raise ValueError("wise (0..1) averages the trained network with its init: a checkpoint of ours")
+    # With wise < 1 the network evaluated, returned and saved is the average with the init's weights; the
+    # checkpoint keeps the trained one, so a resumed run goes on training what it trained.
+    init_state = {k: v.detach().clone() for k, v in net.state_dict().items()} if config.wise != 1 else None
+    served = net if init_state is None else copy.deepcopy(net)
     if config.freeze_early:
         for module in early_layers(net, config.arch):
             module.requires_grad_(False)
     optimizer = make_optimizer(config, net)
-    result = FitResult(net)
+    result = FitResult(served)
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         result.history = state["history"]
-    start = len(result.history)
-    for epoch in range(start, config.epochs):
+    first = len(result.history)
+    for epoch in range(first, config.epochs):
         # Seeded per epoch, so a resumed run draws what an uninterrupted one would have.
         rng = np.random.default_rng([seed, epoch])
         gen = torch.Generator().manual_seed(seed * 1000 + epoch)
         data = epoch_data(config, train, extra, rng)
         record = train_one_epoch(net, optimizer, config, params, data, epoch, rng, gen, device, desc)
+        if init_state is not None:
+            served.load_state_dict(interpolate_weights(init_state, net.state_dict(), config.wise))
         for name, split in evals.items():
-            scores = evaluate(net, split, params, device)
+            scores = evaluate(served, split, params, device)
             record[f"{name}_loss"], record[f"{name}_acc"] = scores["loss"], scores["acc"]
             result.predictions[name] = scores["pred"]
         result.history.append(record)
@@ -234,7 +243,9 @@ def fit(
         )
         if checkpoint is not None:
             save_checkpoint(checkpoint, net, optimizer, result.history)
-    if start >= config.epochs:  # resumed a finished run: predictions were not recomputed
+    if first >= config.epochs:  # resumed a finished run: predictions were not recomputed
+        if init_state is not None:
+            served.load_state_dict(interpolate_weights(init_state, net.state_dict(), config.wise))
         for name, split in evals.items():
-            result.predictions[name] = evaluate(net, split, params, device)["pred"]
+            result.predictions[name] = evaluate(served, split, params, device)["pred"]
     return result

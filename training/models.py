@@ -87,6 +87,13 @@ def build_model(arch: str, init: str = "none", num_classes: int = 7, input_size:
     return model
 
 
+def interpolate_weights(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor], alpha: float) -> dict:
+    """``(1 - alpha) * start + alpha * end`` for every weight and BatchNorm statistic, ``end``'s batch
+    counters: a network fine-tuned from ``start`` averaged with it in weight space (WiSE-FT, Wortsman
+    et al., CVPR 2022), which keeps more of what ``start`` knew at no cost per face."""
+    return {k: torch.lerp(start[k], v, alpha) if v.is_floating_point() else v for k, v in end.items()}
+
+
 def early_layers(model: nn.Module, arch: str) -> list[nn.Module]:
     """The blocks the paper suggests freezing against over-fitting: the stem and first stage."""
     if arch == "resnet18":

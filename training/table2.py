@@ -66,6 +66,18 @@ ROWS: list[tuple[str, str, float | None]] = [
         "cascade80-fer3000-mobilenet-both",
         None,
     ),
+    (
+        "the shipped recipe averaged with its FER-2013 stage in weight space, half and half (WiSE-FT)",
+        "cascade80-wise50-mobilenet-both",
+        None,
+    ),
+    (
+        "the same, share 0: the FER-2013 stage alone, no SFEW training (one trial: every seed serves it)",
+        "cascade80-wise0-mobilenet-both",
+        None,
+    ),
+    ("the same, the trained weights' share 0.3 (validation only)", "cascade80-wise30-mobilenet-both", None),
+    ("the same, the trained weights' share 0.7 (validation only)", "cascade80-wise70-mobilenet-both", None),
 ]
 BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (ours)", "phog", 43.7)]
 
