@@ -109,7 +109,7 @@ def fastest_ms_per_face(sessions: dict, x: np.ndarray, repeat: int = 20, rounds:
 
 
 COST_BUDGET_MS = 3.0  # per face at batch 8, ONNX Runtime on the 2 development cores
-SHOWN_VARIANTS = 100  # rows of the variants report (nine candidates make 512 variants, ten 1,024)
+SHOWN_VARIANTS = 100  # rows of the variants report (nine candidates make 512 variants, eleven 2,048)
 
 
 def view_logits(net: torch.nn.Module, split: Split, params: PreprocessParams, mirror: bool = True) -> np.ndarray:
