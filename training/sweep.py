@@ -63,8 +63,9 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("cascade80-mixup-both-random", "cascade80-mixup-mobilenet-both", "random", {}, None, True),
     ("cascade80-mixup-both-film", "cascade80-mixup-mobilenet-both", "film", {}, None, False),
     ("cascade80-fer3000-both-val", "cascade80-fer3000-mobilenet-both", VALIDATION, {}, None, False),
-    # The shipped recipe averaged in weight space with its FER-2013 stage (WiSE-FT): the films' share on
-    # validation, then the best there (the mean of the FER-2013 held-out part and the films) on both test splits.
+    # The shipped recipe averaged in weight space with its FER-2013 stage (WiSE-FT): share 0 (the stage alone)
+    # everywhere, the trained weights' shares 0.3, 0.5, 0.7 on validation, then the best there (the mean of the
+    # FER-2013 held-out part and the films) on both test splits.
     ("cascade80-wise0-both-val", "cascade80-wise0-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-wise0-both-random", "cascade80-wise0-mobilenet-both", "random", {}, None, True),
     ("cascade80-wise0-both-film", "cascade80-wise0-mobilenet-both", "film", {}, None, False),
