@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -34,8 +33,7 @@ def measure(
     model: Path, detector: dict[str, Any] | None, blobs: list[bytes], repeat: int = 1, max_faces: int = 20
 ) -> dict[str, float]:
     settings = Settings.from_env()
-    if settings.opencv_threads:
-        cv2.setNumThreads(settings.opencv_threads)
+    settings.apply_opencv_threads()
     session = ort.InferenceSession(
         str(model), session_options(settings.ort_threads), providers=["CPUExecutionProvider"]
     )

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+
 from face_pipeline.image_io import DEFAULT_MAX_PIXELS
 from face_pipeline.metadata import SHIPPED_MODEL
 from face_pipeline.params import DETECTOR_PRESETS, MODEL_DETECTOR
@@ -107,6 +109,11 @@ class Settings:
             timeout_s=_required_int("EMOTION_TIMEOUT_S", 30, minimum=1),
             classify_in_api=classify_in_api,
         )
+
+    def apply_opencv_threads(self) -> None:
+        """Per process: each detection call's own parallelism, on top of ``detect_threads`` calls at once."""
+        if self.opencv_threads:
+            cv2.setNumThreads(self.opencv_threads)
 
 
 def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:

@@ -18,7 +18,6 @@ from typing import Annotated, TypeVar
 import aiohttp
 import anyio
 import bentoml
-import cv2
 import numpy as np
 from bentoml.exceptions import ServiceUnavailable
 from bentoml.validators import ContentType
@@ -119,9 +118,7 @@ class EmotionService:
     def __init__(self) -> None:
         self.limits = pipeline.Limits(SETTINGS.max_upload_bytes, SETTINGS.max_pixels)
         self.threads = anyio.CapacityLimiter(SETTINGS.detect_threads)
-        if SETTINGS.opencv_threads:
-            # Per process: each detection call's own parallelism, on top of detect_threads calls at once.
-            cv2.setNumThreads(SETTINGS.opencv_threads)
+        SETTINGS.apply_opencv_threads()
         self.served: tuple[ModelInfo, PreprocessParams] | None = None
         self.model: EmotionModel | None = None
         if SETTINGS.classify_in_api:

@@ -155,13 +155,10 @@ def train_one_epoch(
             group["lr"] = lr_at(config, epoch * steps + step, config.epochs * steps)
         if config.mixup:
             x, other, lam = mixup_batch(config, x, rng, gen)
-            output = net(x)
-            loss = lam * _loss(config, output, y, soft) + (1 - lam) * _loss(
-                config, output, y[other], None if soft is None else soft[other]
-            )
-        else:
-            output = net(x)
-            loss = _loss(config, output, y, soft)
+        output = net(x)
+        loss = _loss(config, output, y, soft)
+        if config.mixup:
+            loss = lam * loss + (1 - lam) * _loss(config, output, y[other], None if soft is None else soft[other])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -212,6 +209,11 @@ def fit(
     # checkpoint keeps the trained one, so a resumed run goes on training what it trained.
     init_state = {k: v.detach().clone() for k, v in net.state_dict().items()} if config.wise != 1 else None
     served = net if init_state is None else copy.deepcopy(net)
+
+    def refresh_served() -> None:
+        if init_state is not None:
+            served.load_state_dict(interpolate_weights(init_state, net.state_dict(), config.wise))
+
     if config.freeze_early:
         for module in early_layers(net, config.arch):
             module.requires_grad_(False)
@@ -229,8 +231,7 @@ def fit(
         gen = torch.Generator().manual_seed(seed * 1000 + epoch)
         data = epoch_data(config, train, extra, rng)
         record = train_one_epoch(net, optimizer, config, params, data, epoch, rng, gen, device, desc)
-        if init_state is not None:
-            served.load_state_dict(interpolate_weights(init_state, net.state_dict(), config.wise))
+        refresh_served()
         for name, split in evals.items():
             scores = evaluate(served, split, params, device)
             record[f"{name}_loss"], record[f"{name}_acc"] = scores["loss"], scores["acc"]
@@ -244,8 +245,7 @@ def fit(
         if checkpoint is not None:
             save_checkpoint(checkpoint, net, optimizer, result.history)
     if first >= config.epochs:  # resumed a finished run: predictions were not recomputed
-        if init_state is not None:
-            served.load_state_dict(interpolate_weights(init_state, net.state_dict(), config.wise))
+        refresh_served()
         for name, split in evals.items():
             result.predictions[name] = evaluate(served, split, params, device)["pred"]
     return result
