@@ -16,9 +16,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 40_000_000  # about a 7700x5200 photo; larger is refused before decoding
 
-# Formats a camera, phone or browser produces. Everything else Pillow can open (EPS, PDF,
-# ICNS, ...) is refused as unsupported rather than guessed at.
-SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
+# Formats a camera, phone or browser produces, and PGM/PPM (Pillow's "PPM"), the plain raster format
+# older face data sets ship in. Everything else Pillow can open (EPS, PDF, ICNS, ...) is refused as
+# unsupported rather than guessed at.
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "PPM"})
 
 
 class ImageError(ValueError):
@@ -60,7 +61,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
         raise InvalidImage(f"the image header is corrupt ({type(exc).__name__})") from None
 
     if image.format not in SUPPORTED_FORMATS:
-        raise UnsupportedImage(f"image format {image.format} is not supported; send JPEG, PNG, WebP, GIF, BMP or TIFF")
+        raise UnsupportedImage(
+            f"image format {image.format} is not supported; send JPEG, PNG, WebP, GIF, BMP, TIFF or PGM/PPM"
+        )
     width, height = image.size
     if width < 1 or height < 1:
         raise InvalidImage("the image has no pixels")
