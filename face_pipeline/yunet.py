@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -82,3 +83,18 @@ def mapped_boxes(raw: np.ndarray, params: DetectorParams, width: int, height: in
         if x1 > x0 and y1 > y0:
             out.append((x0, y0, x1 - x0, y1 - y0))
     return out
+
+
+def likeliest_face(rgb: np.ndarray, params: DetectorParams, score_threshold: float) -> tuple[int, int, int, int] | None:
+    """The mapped box of YuNet's highest-scoring candidate down to ``score_threshold``, or None.
+
+    For an image the caller says holds one face: at a low threshold the largest candidate is often
+    background around the face, the best-scoring one the face itself.
+    """
+    height, width = rgb.shape[:2]
+    raw = yunet_raw(rgb, replace(params, score_threshold=score_threshold))
+    for row in raw[np.argsort(-raw[:, -1])]:
+        boxes = mapped_boxes(row[None], params, width, height)
+        if boxes and min(boxes[0][2:]) >= params.min_size:
+            return boxes[0]
+    return None

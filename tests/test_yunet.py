@@ -119,6 +119,24 @@ def test_framed_face_frames_a_loose_crop_like_a_detected_face_and_keeps_a_facele
     box, crop = framed_face(photo, params)
     boxes, crops = face_crops(photo, params, max_faces=1)
     assert box == boxes[0] and np.array_equal(crop, crops[0])
-    empty = read_image_file(str(FIXTURES / "no_face.jpg"))
+    empty = np.full((120, 160, 3), 128, np.uint8)
     box, crop = framed_face(empty, params)
     assert box is None and np.array_equal(crop, resize_face(empty, 64))
+
+
+def test_framed_face_takes_yunets_likeliest_face_when_it_finds_none_at_its_threshold() -> None:
+    """A blurred face (the photo shrunk to 20 px and enlarged back) scores under 0.6: the crop is still
+    framed around the best-scoring candidate, the face, not around the larger background candidate."""
+    import cv2
+
+    from face_pipeline import framed_face
+    from face_pipeline.preprocess import ONE_FACE_SCORE
+
+    photo = read_image_file(str(FIXTURES / "astronaut.png"))
+    params = PreprocessParams(input_size=64, detector=YUNET_DETECTOR)
+    (face,) = detect_faces(photo, YUNET_DETECTOR)
+    blurred = cv2.resize(cv2.resize(photo, (20, 20), interpolation=cv2.INTER_AREA), (256, 256))
+    assert detect_faces(blurred, YUNET_DETECTOR) == []
+    assert len(detect_faces(blurred, replace(YUNET_DETECTOR, score_threshold=ONE_FACE_SCORE))) > 1
+    box, _ = framed_face(blurred, params)
+    assert box is not None and iou(box, face) > 0.6
