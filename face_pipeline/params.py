@@ -77,6 +77,9 @@ class PreprocessParams:
     classes: tuple[str, ...] = EMOTIONS
     input_size: int = 120
     margin_px: int = 20
+    # 0: the paper's fixed margin. Otherwise the margin is at most this fraction of the box's side, so a
+    # small face is not cut out with as much background as face (20 px around a 40-px face).
+    margin_cap: float = 0.0
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     detector: DetectorParams = field(default_factory=DetectorParams)
@@ -97,6 +100,7 @@ class PreprocessParams:
             classes=tuple(data["classes"]),
             input_size=int(data["input_size"]),
             margin_px=int(data["margin_px"]),
+            margin_cap=float(data.get("margin_cap", 0.0)),  # absent in models exported before it existed
             mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
             std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
             detector=DetectorParams.from_dict(data["detector"]),

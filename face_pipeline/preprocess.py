@@ -35,10 +35,17 @@ def resize_face(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=interpolation)
 
 
+def margin_for(box: Box, params: PreprocessParams) -> int:
+    """The margin grown around ``box``: the paper's ``margin_px``, capped by ``margin_cap`` of the box's side."""
+    if params.margin_cap <= 0:
+        return params.margin_px
+    return min(params.margin_px, round(params.margin_cap * min(box.width, box.height)))
+
+
 def crop_face(rgb: np.ndarray, box: Box, params: PreprocessParams) -> np.ndarray:
     """The grown box cut out of the image and resized: input_size x input_size x 3 uint8."""
     height, width = rgb.shape[:2]
-    grown = grow_box(box, params.margin_px, width, height)
+    grown = grow_box(box, margin_for(box, params), width, height)
     patch = rgb[grown.y : grown.y + grown.height, grown.x : grown.x + grown.width]
     return resize_face(patch, params.input_size)
 

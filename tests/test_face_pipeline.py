@@ -201,11 +201,27 @@ def test_pixel_limit_is_checked_from_the_header() -> None:
 
 
 def test_metadata_round_trip_and_missing_keys() -> None:
-    params = PreprocessParams(mean=(0.1, 0.2, 0.3), std=(0.3, 0.2, 0.1), margin_px=12)
+    params = PreprocessParams(mean=(0.1, 0.2, 0.3), std=(0.3, 0.2, 0.1), margin_px=12, margin_cap=0.25)
     props = metadata_props(params, "m", "1.0", {"commit": "abc"}, {"acc": 0.5})
     assert params_from_metadata(props) == params
+    old = params.to_dict()
+    del old["margin_cap"]  # metadata of models exported before the field existed: the paper's margin
+    assert PreprocessParams.from_dict(old).margin_cap == 0.0
     with pytest.raises(ModelMetadataError):
         params_from_metadata({})
+
+
+def test_margin_cap_frames_small_faces_tighter_and_leaves_large_ones_as_the_paper_does() -> None:
+    from face_pipeline.preprocess import margin_for
+
+    paper, capped = PreprocessParams(), PreprocessParams(margin_cap=0.25)
+    small, large = Box(100, 100, 40, 40), Box(100, 100, 200, 200)
+    assert margin_for(small, paper) == margin_for(large, paper) == margin_for(large, capped) == 20
+    assert margin_for(small, capped) == 10
+    rgb = np.zeros((400, 400, 3), np.uint8)
+    rgb[100:140, 100:140] = 255  # the "face": the capped crop holds more face than background
+    face_share = [crop_face(rgb, small, PreprocessParams(input_size=60, margin_cap=c)).mean() / 255 for c in (0, 0.25)]
+    assert face_share[0] == pytest.approx(0.25, abs=0.02) and face_share[1] == pytest.approx(4 / 9, abs=0.02)
 
 
 def test_grayscale_normalisation_puts_the_luma_in_every_channel() -> None:

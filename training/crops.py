@@ -50,17 +50,17 @@ class CropSet:
 
 
 def _cache_key(params: PreprocessParams) -> str:
-    blob = json.dumps(
-        {
-            "manifest": manifest_hash(MANIFEST_PATH),
-            "input_size": params.input_size,
-            "margin": params.margin_px,
-            "detector": params.detector.to_dict(),
-            "fast": FAST_DETECTOR.to_dict(),
-            "version": 1,
-        },
-        sort_keys=True,
-    )
+    key = {
+        "manifest": manifest_hash(MANIFEST_PATH),
+        "input_size": params.input_size,
+        "margin": params.margin_px,
+        "detector": params.detector.to_dict(),
+        "fast": FAST_DETECTOR.to_dict(),
+        "version": 1,
+    }
+    if params.margin_cap:  # only then, so that the caches made before it existed stay valid
+        key["margin_cap"] = params.margin_cap
+    blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

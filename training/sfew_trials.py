@@ -37,14 +37,14 @@ def git_commit() -> str:
         return "unknown"
 
 
-def load_crops(root: Path, detector: str = VIOLA_JONES) -> CropSet:
+def load_crops(root: Path, detector: str = VIOLA_JONES, margin_cap: float = 0.0) -> CropSet:
     """The largest face of every frame, as the named detector finds it, cropped at 120 px and cached.
 
     Recipes at other sizes resize these crops with the serving path's ``resize_face``.
     """
     samples = read_manifest()
     check_data_matches(root, samples)
-    return build_crops(root, samples, PreprocessParams(detector=DETECTOR_PRESETS[detector]))
+    return build_crops(root, samples, PreprocessParams(detector=DETECTOR_PRESETS[detector], margin_cap=margin_cap))
 
 
 def split_arrays(crops: CropSet, split: str, false_positives: set[str]) -> tuple[Split, Split]:
@@ -74,7 +74,7 @@ def sfew_faces(root: Path, config: TrainConfig, split: str) -> tuple[Split, Spli
     parts = []
     for detector in detectors:
         reviewed = reviewed_false_positives(detector) if config.exclude_false_positives else set()
-        parts.append(split_arrays(load_crops(root, detector), split, reviewed))
+        parts.append(split_arrays(load_crops(root, detector, config.margin_cap), split, reviewed))
     train = Split(np.concatenate([p[0].crops for p in parts]), np.concatenate([p[0].labels for p in parts]))
     return train.resized(config.input_size), parts[0][1].resized(config.input_size)
 
@@ -86,10 +86,15 @@ def preprocess_for(train: Split, config: TrainConfig) -> PreprocessParams:
     detector = DETECTOR_PRESETS[YUNET if config.detector == "both" else config.detector]
     if config.init not in ("none", "imagenet") and stage.exists():
         params = PreprocessParams.from_dict(json.loads(stage.read_text())["preprocess"])
-        return replace(params, input_size=config.input_size, detector=detector)
+        return replace(params, input_size=config.input_size, detector=detector, margin_cap=config.margin_cap)
     mean, std = channel_stats(train.crops)
     return PreprocessParams(
-        input_size=config.input_size, mean=mean, std=std, detector=detector, grayscale=config.grayscale
+        input_size=config.input_size,
+        mean=mean,
+        std=std,
+        detector=detector,
+        grayscale=config.grayscale,
+        margin_cap=config.margin_cap,
     )
 
 

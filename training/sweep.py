@@ -23,6 +23,8 @@ FIVE_VAL_SEEDS = {
     "cascade80-wise30-both-val",
     "cascade80-wise50-both-val",
     "cascade80-wise70-both-val",
+    "cascade80-cap25-both-val",
+    "cascade80-cap25-wise50-both-val",
 }
 # Steps whose every seed serves the same network (the FER-2013 stage itself): one trial.
 ONE_SEED = {"cascade80-wise0-both-val", "cascade80-wise0-both-random", "cascade80-wise0-both-film"}
@@ -74,6 +76,13 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("cascade80-wise70-both-val", "cascade80-wise70-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-wise50-both-random", "cascade80-wise50-mobilenet-both", "random", {}, None, True),
     ("cascade80-wise50-both-film", "cascade80-wise50-mobilenet-both", "film", {}, None, False),
+    # The two shipped cascades with the margin capped at a quarter of the box's side (small faces framed tight).
+    ("cascade80-cap25-both-val", "cascade80-cap25-mobilenet-both", VALIDATION, {}, None, False),
+    ("cascade80-cap25-both-random", "cascade80-cap25-mobilenet-both", "random", {}, None, True),
+    ("cascade80-cap25-both-film", "cascade80-cap25-mobilenet-both", "film", {}, None, False),
+    ("cascade80-cap25-wise50-both-random", "cascade80-cap25-wise50-mobilenet-both", "random", {}, None, True),
+    ("cascade80-cap25-wise50-both-film", "cascade80-cap25-wise50-mobilenet-both", "film", {}, None, False),
+    ("cascade80-cap25-wise50-both-val", "cascade80-cap25-wise50-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("cascade-light-both-random", "cascade-light-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),

@@ -78,6 +78,12 @@ ROWS: list[tuple[str, str, float | None]] = [
     ),
     ("the same, the trained weights' share 0.3 (validation only)", "cascade80-wise30-mobilenet-both", None),
     ("the same, the trained weights' share 0.7 (validation only)", "cascade80-wise70-mobilenet-both", None),
+    (
+        "the shipped recipe with the margin capped at 25% of the box's side (small faces framed tight)",
+        "cascade80-cap25-mobilenet-both",
+        None,
+    ),
+    ("the same averaged with its FER-2013 stage, half and half", "cascade80-cap25-wise50-mobilenet-both", None),
 ]
 BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (ours)", "phog", 43.7)]
 
