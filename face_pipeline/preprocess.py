@@ -11,7 +11,7 @@ from face_pipeline.yunet import likeliest_face
 
 # A crop the caller says holds one face: when YuNet finds none at its usual threshold, its best
 # candidate down to this score is still the likeliest place of that face. On FER-2013's held-out faces
-# padded to twice their size, faces found 2,220 -> 2,515 of 2,646 and right 62.0% -> 63.8% (0.05: 64.1%,
+# padded to twice their size, faces found 2,220 -> 2,515 of 2,646 and right 62.0% -> 63.8% with v3.3 (0.05: 64.1%,
 # but there the fixtures' background already scores 0.05-0.09); as they are, unchanged (67.5%).
 ONE_FACE_SCORE = 0.1
 
