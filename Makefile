@@ -45,6 +45,8 @@ FER_MEMBERS := $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-light-polish80-mobilene
 	$(ST)/fer-distill80-robust-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
 CANDIDATES := $(CASCADE)/random/seed0 $(FER_MEMBERS) $(CASCADE)/random/seed1 $(WISE)/random/seed0 $(WISE)/random/seed1
 VAL_RUNS := $(CASCADE)/val/seed0 $(FER_MEMBERS) $(CASCADE)/val/seed1 $(WISE)/val/seed0 $(WISE)/val/seed1
+# The FER-2013 stages of the shipped set (the variants rule's pick, reports/shipped_variants_cap25.md).
+SHIPPED_STAGES := $(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
 STAGES := $(ST)/fer-stage-mobilenet.pt $(ST)/fer-polish-mobilenet.pt $(ST)/fer-polish80-mobilenet.pt \
 	$(ST)/fer-polish96-mobilenet.pt $(ST)/fer-light-mobilenet.pt $(ST)/fer-long-mobilenet.pt \
 	$(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-stage-mobilenet-seed1.pt \
@@ -61,11 +63,9 @@ train: setup-dev weights
 	$(PY) -m training variants --runs $(CANDIDATES) --val-runs $(VAL_RUNS) --data $(DATA)/sfew675 \
 		--fer $(DATA)/fer2013/train --out reports/shipped_variants_cap25.md
 	$(PY) -m training transfer --stages $(STAGES) --data $(DATA)/sfew675
-	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(ST)/fer-polish80-of-seed1-mobilenet.pt \
-		$(ST)/fer-polish80-of-stage80-mobilenet.pt $(CASCADE)/random/seed1 \
+	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(SHIPPED_STAGES) $(CASCADE)/random/seed1 \
 		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
-	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(ST)/fer-polish80-of-seed1-mobilenet.pt \
-		$(ST)/fer-polish80-of-stage80-mobilenet.pt $(CASCADE)/film/seed1 --out runs/film/face_emotion.onnx \
+	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(SHIPPED_STAGES) $(CASCADE)/film/seed1 --out runs/film/face_emotion.onnx \
 		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training end-to-end --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train --film-model runs/film/face_emotion.onnx
 
