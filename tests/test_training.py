@@ -206,6 +206,25 @@ def test_variants_average_each_networks_logits_as_the_exported_ensemble_does() -
     assert not np.allclose(variant_logits(views, (0,), True), variant_logits(views, (0,), False))
 
 
+def test_export_refuses_networks_that_were_not_given_the_same_faces() -> None:
+    from face_pipeline.params import YUNET_DETECTOR
+    from training.ship import check_members
+
+    base = PreprocessParams(input_size=80, grayscale=True).to_dict()
+    capped = PreprocessParams(input_size=80, grayscale=True, margin_cap=0.25, detector=YUNET_DETECTOR).to_dict()
+    trial = {"preprocess": capped, "split": "random"}
+    stage = {"preprocess": base}  # a FER-2013 stage: whole images, no split, the default detector
+    check_members([trial, stage, {**trial}])  # the shipped set's kind: capped trials with stages
+    with pytest.raises(ValueError, match="framed alike"):
+        check_members([trial, stage, {"preprocess": base, "split": "random"}])  # one trial with the paper's margin
+    with pytest.raises(ValueError, match="split"):
+        check_members([trial, {**trial, "split": "film"}])
+    with pytest.raises(ValueError, match="preprocessing"):
+        check_members([trial, {"preprocess": {**base, "input_size": 64}}])
+    with pytest.raises(ValueError, match="first network"):
+        check_members([stage, trial])
+
+
 def test_mixup_blends_each_face_with_another_of_the_batch() -> None:
     from training.loop import mixup_batch
 

@@ -74,6 +74,20 @@ def _unframed(preprocess: dict) -> dict:
     return {k: v for k, v in preprocess.items() if k not in ("detector", "margin_cap")}
 
 
+def check_members(records: tuple[dict, ...] | list[dict]) -> None:
+    """Refuse networks that cannot become one model: the first must be an SFEW trial (its split and framing
+    describe the shipped model); all must share the preprocessing and split, and the SFEW trials the framing
+    of detected faces as well (FER-2013 stages saw whole images: their detector and margin cap never applied)."""
+    record = records[0]
+    if "split" not in record:
+        raise ValueError("the first network must be an SFEW trial (a run folder), not a FER-2013 stage")
+    same = _unframed(record["preprocess"])
+    if any(_unframed(r["preprocess"]) != same or r.get("split", record["split"]) != record["split"] for r in records):
+        raise ValueError("the networks to average must share their preprocessing (the detector aside) and split")
+    if len({r["preprocess"].get("margin_cap", 0.0) for r in records if "split" in r}) > 1:
+        raise ValueError("the SFEW networks to average must have been trained on faces framed alike (margin_cap)")
+
+
 def accuracy(model: torch.nn.Module, split: Split, params: PreprocessParams) -> tuple[float, np.ndarray]:
     pred = logits(model, split.crops, params, "cpu").argmax(1)
     return float((pred == split.labels).mean()), pred
@@ -277,12 +291,8 @@ def ship(
     mirror: bool = False,
 ) -> dict:
     records, nets = zip(*(load_net(run) for run in runs), strict=True)
+    check_members(records)
     record = records[0]  # an SFEW trial: its split, detector and recipe describe the shipped model
-    same = _unframed(record["preprocess"])
-    if any(_unframed(r["preprocess"]) != same or r.get("split", record["split"]) != record["split"] for r in records):
-        raise ValueError("the networks to average must share their preprocessing (the detector aside) and split")
-    if len({r["preprocess"].get("margin_cap", 0.0) for r in records if "split" in r}) > 1:
-        raise ValueError("the SFEW networks to average must have been trained on faces framed alike (margin_cap)")
     recipes = {r.get("name", r["preset"]) for r in records}
     config = record["config"]
     # The detector's settings as they are now (min_side came after some trials): only which faces
