@@ -2,10 +2,15 @@
 ``benchmarks.fer_library`` over stdin/stdout; imports nothing from this project.
 
     .cache/fer-venv/bin/python benchmarks/fer_worker.py FRAME.jpg [FRAME.jpg ...]
+    .cache/fer-venv/bin/python benchmarks/fer_worker.py --labels
 
-It reads every frame's bytes once, warms up on the first, then answers each stdin line
-``START END`` with one JSON line: the seconds ``FER.detect_emotions`` took over frames
-START..END-1, decoding included, and the faces it found.
+Timing (``benchmarks.fer_library``): it reads every frame's bytes once, warms up on the first,
+then answers each stdin line ``START END`` with one JSON line: the seconds
+``FER.detect_emotions`` took over frames START..END-1, decoding included, and the faces it found.
+
+Labels (``benchmarks.fer_accuracy``): each stdin line is ``{"path": ..., "box": [x, y, w, h] or
+null}``; the answer is one JSON line ``{"faces": [{"box": ..., "emotions": {...}}, ...]}``, fer's
+own faces when ``box`` is null, else its classifier on that box.
 """
 
 from __future__ import annotations
@@ -44,5 +49,21 @@ def main(paths: list[str]) -> None:
         print(json.dumps({"seconds": time.perf_counter() - t, "faces": faces}), flush=True)
 
 
+def labels() -> None:
+    import cv2
+    from fer.fer import FER
+
+    logging.getLogger("fer").setLevel(logging.ERROR)
+    detector = FER()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        bgr = cv2.imread(request["path"], cv2.IMREAD_COLOR)
+        boxes = None if request["box"] is None else [tuple(request["box"])]
+        faces = detector.detect_emotions(bgr, face_rectangles=boxes)
+        print(json.dumps({"faces": [{"box": [int(v) for v in f["box"]], "emotions": f["emotions"]} for f in faces]}))
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    labels() if sys.argv[1:] == ["--labels"] else main(sys.argv[1:])

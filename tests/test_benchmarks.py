@@ -1,0 +1,44 @@
+"""The accuracy comparison with the `fer` library: its worker protocol and scoring (no fer, no data needed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchmarks.fer_accuracy import FerLabels, score
+from face_pipeline import EMOTIONS
+
+# Speaks fer_worker.py's label protocol: a small sad face and a large surprised one, or none for "empty".
+FAKE_WORKER = """
+import json, sys
+print("TensorFlow chatter before the worker is ready")
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    request = json.loads(line)
+    faces = [] if "empty" in request["path"] else [
+        {"box": [0, 0, 10, 10], "emotions": {"sad": 0.9, "surprise": 0.1}},
+        {"box": request["box"] or [5, 5, 40, 40], "emotions": {"angry": 0.2, "surprise": 0.7, "neutral": 0.1}},
+    ]
+    print(json.dumps({"faces": faces}), flush=True)
+"""
+
+
+def test_fer_answers_are_read_as_its_largest_faces_class_in_our_order(tmp_path: Path) -> None:
+    worker = tmp_path / "worker.py"
+    worker.write_text(FAKE_WORKER)
+    fer = FerLabels(Path(sys.executable), worker)
+    try:
+        assert fer.largest(Path("frame.jpg")) == EMOTIONS.index("Surprise")
+        assert fer.largest(Path("frame.jpg"), [0, 0, 48, 48]) == EMOTIONS.index("Surprise")
+        assert fer.largest(Path("empty.jpg")) is None
+    finally:
+        fer.close()
+
+
+def test_a_missed_face_counts_as_wrong_and_each_class_is_scored_on_its_own_images() -> None:
+    happy, sad = EMOTIONS.index("Happy"), EMOTIONS.index("Sad")
+    row = score([happy, None, sad, happy], [happy, happy, sad, sad])
+    assert row["images"] == 4 and row["faces_found"] == 3
+    assert row["accuracy"] == 0.5
+    assert row["per_class"]["Happy"] == 0.5 and row["per_class"]["Sad"] == 0.5
+    assert row["per_class"]["Fear"] is None  # no Fear image to score
