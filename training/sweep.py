@@ -25,6 +25,7 @@ FIVE_VAL_SEEDS = {
     "cascade80-wise70-both-val",
     "cascade80-cap25-both-val",
     "cascade80-cap25-wise50-both-val",
+    "cascade80-cap25-long-both-val",
 }
 # Steps whose every seed serves the same network (the FER-2013 stage itself): one trial.
 ONE_SEED = {"cascade80-wise0-both-val", "cascade80-wise0-both-random", "cascade80-wise0-both-film"}
@@ -83,6 +84,10 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("cascade80-cap25-wise50-both-random", "cascade80-cap25-wise50-mobilenet-both", "random", {}, None, True),
     ("cascade80-cap25-wise50-both-film", "cascade80-cap25-wise50-mobilenet-both", "film", {}, None, False),
     ("cascade80-cap25-wise50-both-val", "cascade80-cap25-wise50-mobilenet-both", VALIDATION, {}, None, False),
+    # The capped cascade from another FER-2013 lineage: a member of the shipped set (v3.5).
+    ("cascade80-cap25-long-both-val", "cascade80-cap25-long-mobilenet-both", VALIDATION, {}, None, False),
+    ("cascade80-cap25-long-both-random", "cascade80-cap25-long-mobilenet-both", "random", {}, None, True),
+    ("cascade80-cap25-long-both-film", "cascade80-cap25-long-mobilenet-both", "film", {}, None, False),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("cascade-light-both-random", "cascade-light-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
