@@ -38,6 +38,8 @@ weights: $(PY)
 CASCADE := runs/cascade80-cap25-mobilenet-both
 # The cascade averaged with its FER-2013 stage in weight space (WiSE-FT, half and half).
 WISE := runs/cascade80-cap25-wise50-mobilenet-both
+# The capped cascade from another FER-2013 lineage (fer-long-polish80).
+LONG := runs/cascade80-cap25-long-mobilenet-both
 ST := models/stages
 # Candidate FER-2013 members at the shipped size; `variants` chose the shipped set among them.
 FER_MEMBERS := $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-light-polish80-mobilenet.pt \
@@ -45,8 +47,15 @@ FER_MEMBERS := $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-light-polish80-mobilene
 	$(ST)/fer-distill80-robust-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
 CANDIDATES := $(CASCADE)/random/seed0 $(FER_MEMBERS) $(CASCADE)/random/seed1 $(WISE)/random/seed0 $(WISE)/random/seed1
 VAL_RUNS := $(CASCADE)/val/seed0 $(FER_MEMBERS) $(CASCADE)/val/seed1 $(WISE)/val/seed0 $(WISE)/val/seed1
-# The FER-2013 stages of the shipped set (the variants rule's pick, reports/shipped_variants_cap25.md).
-SHIPPED_STAGES := $(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
+# The second pool: the first pool's best members with the other lineage's cascade (reports/shipped_variants_long.md).
+LONG_POOL := $(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt
+LONG_CANDIDATES := $(CASCADE)/random/seed0 $(LONG_POOL) $(CASCADE)/random/seed1 $(LONG)/random/seed0 \
+	$(LONG)/random/seed1 $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt
+LONG_VAL_RUNS := $(CASCADE)/val/seed0 $(LONG_POOL) $(CASCADE)/val/seed1 $(LONG)/val/seed0 \
+	$(LONG)/val/seed1 $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt
+# The shipped set, the rule's pick in reports/shipped_variants_long.md: the capped cascade's seed 0, this
+# FER-2013 stage, and the other lineage's cascade, seed 1.
+SHIPPED_STAGE := $(ST)/fer-polish80-of-seed1-mobilenet.pt
 STAGES := $(ST)/fer-stage-mobilenet.pt $(ST)/fer-polish-mobilenet.pt $(ST)/fer-polish80-mobilenet.pt \
 	$(ST)/fer-polish96-mobilenet.pt $(ST)/fer-light-mobilenet.pt $(ST)/fer-long-mobilenet.pt \
 	$(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-stage-mobilenet-seed1.pt \
@@ -62,10 +71,12 @@ train: setup-dev weights
 	$(PY) -m training table2 --data $(DATA)/sfew675
 	$(PY) -m training variants --runs $(CANDIDATES) --val-runs $(VAL_RUNS) --data $(DATA)/sfew675 \
 		--fer $(DATA)/fer2013/train --out reports/shipped_variants_cap25.md
+	$(PY) -m training variants --runs $(LONG_CANDIDATES) --val-runs $(LONG_VAL_RUNS) --data $(DATA)/sfew675 \
+		--fer $(DATA)/fer2013/train --out reports/shipped_variants_long.md
 	$(PY) -m training transfer --stages $(STAGES) --data $(DATA)/sfew675
-	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(SHIPPED_STAGES) $(CASCADE)/random/seed1 \
+	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(SHIPPED_STAGE) $(LONG)/random/seed1 \
 		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
-	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(SHIPPED_STAGES) $(CASCADE)/film/seed1 --out runs/film/face_emotion.onnx \
+	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(SHIPPED_STAGE) $(LONG)/film/seed1 --out runs/film/face_emotion.onnx \
 		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training end-to-end --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train --film-model runs/film/face_emotion.onnx
 

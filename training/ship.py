@@ -354,7 +354,7 @@ def ship(
     }
     arch = "+".join(dict.fromkeys(r["config"]["arch"] for r in records))
     presets = "+".join(dict.fromkeys(r["preset"] for r in records))
-    version = f"3.4.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
+    version = f"3.5.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
     worst = export_onnx(model, params, out, f"{arch}-emotion", version, provenance, metrics, calibration["temperature"])
     if out.stat().st_size > MAX_MODEL_BYTES:
         raise ValueError(f"{out} is {out.stat().st_size} bytes, over the {MAX_MODEL_BYTES} budget")
@@ -404,14 +404,14 @@ The average of the logits of {len(m["members"])} networks ({", ".join(sorted(set
 
 The FER-2013 stages start from ImageNet MobileNetV2 and train on the sharp FER-2013 training faces (greyscale,
 one-cycle AdamW): 25 epochs of the robust augmentation (zoom in and out, rotation, low resolution, light,
-occlusion) at 64 px (`fer-stage-mobilenet`, any seed) or 80 px (`fer-stage80-mobilenet`), or 16 of a lighter one
-at 64 px (`fer-light-mobilenet`), then 6 of the lighter one at the network's input size
+occlusion) at 64 px (`fer-stage-mobilenet`, any seed) or 80 px (`fer-stage80-mobilenet`), or 16 or 30 of a lighter
+one at 64 px (`fer-light-mobilenet`, `fer-long-mobilenet`), then 6 of the lighter one at the network's input size
 (`fer-*polish*-mobilenet`). The SFEW cascades (`cascade*-mobilenet-both`) continue from such a stage on SFEW
 face crops from both detectors (Viola-Jones and YuNet) with FER-2013 faces mixed into every epoch; the WiSE-FT
 cascades (`cascade80-wise50-mobilenet-both`) are then averaged weight by weight, half and half, with the stage they
 started from. The input size, which networks to average and the mirror were chosen on validation only: the films
 held out of the fixed split's training side (Table 2's validation column, `python -m training train --split val`),
-the FER-2013 held-out part, and `reports/shipped_variants_cap25.md` (both, within 3 ms per face); the top-level
+the FER-2013 held-out part, and `reports/shipped_variants_long.md` (both, within 3 ms per face); the top-level
 README ("The FER-2013 stage and the shipped model") says how.
 The SFEW test-side figures on this card were computed after that choice and did not change it.
 Input: `input`,
