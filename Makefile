@@ -34,7 +34,7 @@ test: lint
 weights: $(PY)
 	bash scripts/fetch_weights.sh
 
-# The shipped cascades: small faces framed tight (margin at most 25% of the box's side).
+# The capped cascade (seed 0 is in the shipped set): small faces framed tight (margin at most 25% of the box's side).
 CASCADE := runs/cascade80-cap25-mobilenet-both
 # The cascade averaged with its FER-2013 stage in weight space (WiSE-FT, half and half).
 WISE := runs/cascade80-cap25-wise50-mobilenet-both

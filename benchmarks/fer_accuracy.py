@@ -87,7 +87,10 @@ class FerLabels:
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"path": str(path), "box": box}) + "\n")
         self.proc.stdin.flush()
-        faces = self._read()["faces"]
+        answer = self._read()
+        if "error" in answer:
+            raise RuntimeError(f"fer could not read an image: {answer['error']}")
+        faces = answer["faces"]
         if not faces:
             return None
         face = max(faces, key=lambda f: f["box"][2] * f["box"][3])
@@ -96,7 +99,10 @@ class FerLabels:
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
-        self.proc.wait(30)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def largest_face(model: EmotionModel, rgb: np.ndarray) -> tuple[int | None, list[int] | None]:
@@ -225,11 +231,14 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(
             f"| {name} | {row['images']} | {row['faces_found']} | **{100 * row['accuracy']:.1f}%** | {per_class} |"
         )
+    film_note = ""
+    if "film" in models:
+        film_note = " Ours on the film-disjoint split is the film-split export (trained on other films)."
     lines += [
         "",
         "Per class: the share of that class's images right (%). fer's network was trained on FER-2013, whose "
         "training split holds the held-out part's faces, so its rows there most likely flatter it; ours never "
-        "trained on them. Ours on the film-disjoint split is the film-split export (trained on other films).",
+        "trained on them." + film_note,
         "",
     ]
     save_results(summary, args.out, "\n".join(lines))

@@ -59,6 +59,9 @@ def labels() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         bgr = cv2.imread(request["path"], cv2.IMREAD_COLOR)
+        if bgr is None:  # one unreadable image must not end the run
+            print(json.dumps({"faces": [], "error": f"cannot read {request['path']}"}), flush=True)
+            continue
         boxes = None if request["box"] is None else [tuple(request["box"])]
         faces = detector.detect_emotions(bgr, face_rectangles=boxes)
         print(json.dumps({"faces": [{"box": [int(v) for v in f["box"]], "emotions": f["emotions"]} for f in faces]}))
@@ -66,4 +69,7 @@ def labels() -> None:
 
 
 if __name__ == "__main__":
-    labels() if sys.argv[1:] == ["--labels"] else main(sys.argv[1:])
+    if sys.argv[1:] == ["--labels"]:
+        labels()
+    else:
+        main(sys.argv[1:])

@@ -5,20 +5,28 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.fer_accuracy import FerLabels, score
 from face_pipeline import EMOTIONS
 
-# Speaks fer_worker.py's label protocol: a small sad face and a large surprised one, or none for "empty".
+# Speaks fer_worker.py's label protocol: a small sad face and a large surprised one, or none for "empty"; given a
+# box, one face there, happy; an unreadable image, an error.
 FAKE_WORKER = """
 import json, sys
 print("TensorFlow chatter before the worker is ready")
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     request = json.loads(line)
+    if "missing" in request["path"]:
+        print(json.dumps({"faces": [], "error": "cannot read"}), flush=True)
+        continue
     faces = [] if "empty" in request["path"] else [
         {"box": [0, 0, 10, 10], "emotions": {"sad": 0.9, "surprise": 0.1}},
-        {"box": request["box"] or [5, 5, 40, 40], "emotions": {"angry": 0.2, "surprise": 0.7, "neutral": 0.1}},
+        {"box": [5, 5, 40, 40], "emotions": {"angry": 0.2, "surprise": 0.7, "neutral": 0.1}},
     ]
+    if request["box"] is not None:
+        faces = [{"box": request["box"], "emotions": {"happy": 0.8, "sad": 0.2}}]
     print(json.dumps({"faces": faces}), flush=True)
 """
 
@@ -29,8 +37,10 @@ def test_fer_answers_are_read_as_its_largest_faces_class_in_our_order(tmp_path: 
     fer = FerLabels(Path(sys.executable), worker)
     try:
         assert fer.largest(Path("frame.jpg")) == EMOTIONS.index("Surprise")
-        assert fer.largest(Path("frame.jpg"), [0, 0, 48, 48]) == EMOTIONS.index("Surprise")
+        assert fer.largest(Path("frame.jpg"), [0, 0, 48, 48]) == EMOTIONS.index("Happy")  # the box reaches fer
         assert fer.largest(Path("empty.jpg")) is None
+        with pytest.raises(RuntimeError, match="could not read"):
+            fer.largest(Path("missing.jpg"))
     finally:
         fer.close()
 

@@ -217,12 +217,14 @@ def test_export_refuses_networks_that_were_not_given_the_same_faces() -> None:
     check_members([trial, stage, {**trial}])  # the shipped set's kind: capped trials with stages
     with pytest.raises(ValueError, match="framed alike"):
         check_members([trial, stage, {"preprocess": base, "split": "random"}])  # one trial with the paper's margin
-    with pytest.raises(ValueError, match="split"):
+    with pytest.raises(ValueError, match="one split"):
         check_members([trial, {**trial, "split": "film"}])
     with pytest.raises(ValueError, match="preprocessing"):
         check_members([trial, {"preprocess": {**base, "input_size": 64}}])
     with pytest.raises(ValueError, match="first network"):
         check_members([stage, trial])
+    with pytest.raises(ValueError, match="first network"):
+        check_members([])
 
 
 def test_mixup_blends_each_face_with_another_of_the_batch() -> None:

@@ -218,8 +218,8 @@ PRESETS: dict[str, dict] = {
         CASCADE80, init="models/stages/fer-polish80-mobilenet.pt", wise=0.5, margin_cap=0.25
     ),
     # The capped cascade from another lineage: the light-augmentation stage trained 30 epochs from ImageNet and
-    # polished at 80 px (its stage transfers to SFEW like the shipped cascade's: reports/stage_transfer.md). The
-    # shipped set's two cascades share one FER-2013 stage; one from another stage would err differently.
+    # polished at 80 px (its stage transfers to SFEW like the first cascade's: reports/stage_transfer.md). v3.4's
+    # two cascades shared one FER-2013 stage; one from another stage errs differently (seed 1 is in v3.5).
     "cascade80-cap25-long-mobilenet-both": dict(
         CASCADE80, init="models/stages/fer-long-polish80-mobilenet.pt", margin_cap=0.25
     ),

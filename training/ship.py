@@ -12,8 +12,10 @@ import datetime as dt
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,16 +76,18 @@ def _unframed(preprocess: dict) -> dict:
     return {k: v for k, v in preprocess.items() if k not in ("detector", "margin_cap")}
 
 
-def check_members(records: tuple[dict, ...] | list[dict]) -> None:
+def check_members(records: Sequence[dict[str, Any]]) -> None:
     """Refuse networks that cannot become one model: the first must be an SFEW trial (its split and framing
     describe the shipped model); all must share the preprocessing and split, and the SFEW trials the framing
     of detected faces as well (FER-2013 stages saw whole images: their detector and margin cap never applied)."""
-    record = records[0]
-    if "split" not in record:
+    if not records or "split" not in records[0]:
         raise ValueError("the first network must be an SFEW trial (a run folder), not a FER-2013 stage")
+    record = records[0]
     same = _unframed(record["preprocess"])
-    if any(_unframed(r["preprocess"]) != same or r.get("split", record["split"]) != record["split"] for r in records):
-        raise ValueError("the networks to average must share their preprocessing (the detector aside) and split")
+    if any(_unframed(r["preprocess"]) != same for r in records):
+        raise ValueError("the networks to average must share their preprocessing (the detector aside)")
+    if any(r.get("split", record["split"]) != record["split"] for r in records):
+        raise ValueError("the SFEW networks to average must come from one split")
     if len({r["preprocess"].get("margin_cap", 0.0) for r in records if "split" in r}) > 1:
         raise ValueError("the SFEW networks to average must have been trained on faces framed alike (margin_cap)")
 
