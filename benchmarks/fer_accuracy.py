@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -42,7 +41,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.fer_library import FER_VENV, WORKER
+from benchmarks.fer_library import FER_VENV, WORKER, FerProcess
 from benchmarks.results_io import save_results
 from benchmarks.sfew import RESULTS, ROOT, sfew_dir
 from face_pipeline import EMOTIONS, face_crops, framed_face, read_image_file
@@ -57,37 +56,15 @@ FER_OFFSET = 10  # fer's default `offsets`: the pixels it adds around each box b
 FER_NAMES = {name.lower(): i for i, name in enumerate(EMOTIONS)}  # fer says "angry" where we say "Angry"
 
 
-class FerLabels:
+class FerLabels(FerProcess):
     """fer's worker in label mode: one image (and optionally the face's box) in, fer's faces out."""
 
     def __init__(self, python: Path, worker: Path = WORKER) -> None:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        self.proc = subprocess.Popen(
-            [str(python), str(worker), "--labels"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        if not self._read().get("ready"):
-            raise RuntimeError("the fer worker did not start")
-
-    def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the fer worker exited ({self.proc.poll()})")
-            if line.startswith("{"):
-                return json.loads(line)
+        super().__init__(python, ["--labels"], worker)
 
     def largest(self, path: Path, box: list[int] | None = None) -> int | None:
         """fer's class for the largest face it reports (None: no face)."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"path": str(path), "box": box}) + "\n")
-        self.proc.stdin.flush()
-        answer = self._read()
+        answer = self.ask(json.dumps({"path": str(path), "box": box}))
         if "error" in answer:
             raise RuntimeError(f"fer could not read an image: {answer['error']}")
         faces = answer["faces"]
@@ -95,14 +72,6 @@ class FerLabels:
             return None
         face = max(faces, key=lambda f: f["box"][2] * f["box"][3])
         return FER_NAMES[max(face["emotions"], key=face["emotions"].get)]
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def largest_face(model: EmotionModel, rgb: np.ndarray) -> tuple[int | None, list[int] | None]:

@@ -52,11 +52,13 @@ DEFAULT_MODEL = ROOT / SHIPPED_MODEL
 LOAD_AT_START = os.getloadavg()[0]
 
 
-class FerWorker:
-    def __init__(self, python: Path, frames: list[Path]) -> None:
+class FerProcess:
+    """``benchmarks/fer_worker.py`` in fer's own environment, spoken to in JSON lines over stdin/stdout."""
+
+    def __init__(self, python: Path, args: list[str], worker: Path = WORKER) -> None:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc = subprocess.Popen(
-            [str(python), str(WORKER), *map(str, frames)],
+            [str(python), str(worker), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -73,19 +75,33 @@ class FerWorker:
             line = self.proc.stdout.readline()
             if not line:
                 raise RuntimeError(f"the fer worker exited ({self.proc.poll()})")
-            if line.startswith("{"):
+            if line.startswith("{"):  # TensorFlow prints its own lines too
                 return json.loads(line)
 
-    def run(self, start: int, end: int) -> dict[str, Any]:
+    def ask(self, line: str) -> dict[str, Any]:
+        """One request line in, the worker's JSON answer out."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{start} {end}\n")
+        self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         return self._read()
 
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
-        self.proc.wait(30)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class FerWorker(FerProcess):
+    """Timing mode: the frames are read once; each ask times fer over a range of them."""
+
+    def __init__(self, python: Path, frames: list[Path]) -> None:
+        super().__init__(python, [str(f) for f in frames])
+
+    def run(self, start: int, end: int) -> dict[str, Any]:
+        return self.ask(f"{start} {end}")
 
 
 class Ours:
