@@ -93,6 +93,15 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
     ("resnet18-fer-paper-random", "paper-resnet18-fer", "random", {}, None, True),
     ("resnet18-fer-tuned-random", "tuned-resnet18-fer", "random", {}, None, True),
+    # The ResNet18 stage trained to convergence (16 more epochs), and the paper's architecture transferred from it:
+    # the paper's recipe, the tuned one, and the cascade's recipe.
+    ("fer-stage-resnet18-long", "fer-stage-resnet18-long", "", {}, None, True),
+    ("cascade-resnet18-both-random", "cascade-resnet18-both", "random", {}, None, True),
+    ("cascade-resnet18-both-film", "cascade-resnet18-both", "film", {}, None, False),
+    ("resnet18-ferlong-paper-random", "paper-resnet18-ferlong", "random", {}, None, True),
+    ("resnet18-ferlong-paper-film", "paper-resnet18-ferlong", "film", {}, None, False),
+    ("resnet18-ferlong-tuned-random", "tuned-resnet18-ferlong", "random", {}, None, True),
+    ("resnet18-ferlong-tuned-film", "tuned-resnet18-ferlong", "film", {}, None, False),
     ("cascade-random", "cascade-mobilenet", "random", {}, None, True),
     # FER-2013 held-out accuracy does not depend on the SFEW split: scored on the fixed split only.
     ("cascade-both-film", "cascade-mobilenet-both", "film", {}, None, False),
