@@ -37,6 +37,17 @@ ROWS: list[tuple[str, str, float | None]] = [
     ("MobileNetV2 ImageNet, tuned, early layers frozen (paper's suggestion)", "tuned-mobilenet-frozen", None),
     ("ResNet18 FER-2013 -> SFEW, paper recipe (SGD momentum 0.9, lr 0.1, 64 px grey)", "paper-resnet18-fer", None),
     ("ResNet18 FER-2013 -> SFEW, tuned recipe (64 px grey)", "tuned-resnet18-fer", None),
+    (
+        "ResNet18 FER-2013, trained to convergence (24 epochs) -> SFEW, paper recipe",
+        "paper-resnet18-ferlong",
+        None,
+    ),
+    ("the same, tuned recipe", "tuned-resnet18-ferlong", None),
+    (
+        "the same, the cascade's recipe (both detectors' crops, FER-2013 mixed in, 64 px grey)",
+        "cascade-resnet18-both",
+        None,
+    ),
     ("MobileNetV2 ImageNet -> FER-2013 -> SFEW (+FER mixed in, 64 px grey)", "cascade-mobilenet", None),
     ("the same, trained on Viola-Jones and YuNet crops", "cascade-mobilenet-both", None),
     ("the same at 80 px (from FER-2013 at 80 px): the shipped recipe", "cascade80-mobilenet-both", None),
@@ -84,6 +95,11 @@ ROWS: list[tuple[str, str, float | None]] = [
         None,
     ),
     ("the same averaged with its FER-2013 stage, half and half", "cascade80-cap25-wise50-mobilenet-both", None),
+    (
+        "the capped cascade from another FER-2013 lineage (fer-long-polish80): a member of the shipped model",
+        "cascade80-cap25-long-mobilenet-both",
+        None,
+    ),
 ]
 BASELINES = [("LPQ features + SVM (ours)", "lpq", 46.3), ("PHOG features + SVM (ours)", "phog", 43.7)]
 
