@@ -115,6 +115,11 @@ PAPER_RESNET18 = dict(
     augment="none",
 )
 
+# ResNet18 fine-tuned on SFEW from a FER-2013 stage of ours, at the stage's greyscale 64 px: the paper's
+# recipe and the tuned one (each preset adds which stage it starts from).
+PAPER_RESNET18_FER = dict(PAPER_RESNET18, input_size=64, grayscale=True)
+TUNED_RESNET18_FER = dict(TUNED, arch="resnet18", input_size=64, augment="robust", grayscale=True)
+
 PRESETS: dict[str, dict] = {
     "paper-basecnn": PAPER_BASECNN,
     "paper-basecnn-nofp": dict(PAPER_BASECNN, exclude_false_positives=True),
@@ -236,30 +241,12 @@ PRESETS: dict[str, dict] = {
     "cascade-light-mobilenet-both": dict(CASCADE, init="models/stages/fer-light-mobilenet.pt", detector="both"),
     # The ResNet18 transfer rows: the paper's architecture from its FER-2013 stage, the paper's own
     # recipe (SGD momentum 0.9, lr 0.1, no augmentation) and the tuned one, both at the stage's 64 px.
-    "paper-resnet18-fer": dict(
-        PAPER_RESNET18, init="models/stages/fer-stage-resnet18.pt", input_size=64, grayscale=True
-    ),
-    "tuned-resnet18-fer": dict(
-        TUNED,
-        arch="resnet18",
-        init="models/stages/fer-stage-resnet18.pt",
-        input_size=64,
-        augment="robust",
-        grayscale=True,
-    ),
+    "paper-resnet18-fer": dict(PAPER_RESNET18_FER, init="models/stages/fer-stage-resnet18.pt"),
+    "tuned-resnet18-fer": dict(TUNED_RESNET18_FER, init="models/stages/fer-stage-resnet18.pt"),
     # The same two from the converged stage, and the cascade's recipe (both detectors' crops, FER-2013 faces
     # mixed into every epoch, at the stage's 64 px) on the paper's architecture.
-    "paper-resnet18-ferlong": dict(
-        PAPER_RESNET18, init="models/stages/fer-stage-resnet18-long.pt", input_size=64, grayscale=True
-    ),
-    "tuned-resnet18-ferlong": dict(
-        TUNED,
-        arch="resnet18",
-        init="models/stages/fer-stage-resnet18-long.pt",
-        input_size=64,
-        augment="robust",
-        grayscale=True,
-    ),
+    "paper-resnet18-ferlong": dict(PAPER_RESNET18_FER, init="models/stages/fer-stage-resnet18-long.pt"),
+    "tuned-resnet18-ferlong": dict(TUNED_RESNET18_FER, init="models/stages/fer-stage-resnet18-long.pt"),
     "cascade-resnet18-both": dict(
         CASCADE, arch="resnet18", init="models/stages/fer-stage-resnet18-long.pt", detector="both"
     ),
