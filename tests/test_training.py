@@ -364,3 +364,41 @@ def test_int8_benchmark_quantises_to_a_smaller_model_that_still_answers_alike(ex
     p32, p8 = (s.run(None, {"input": faces[:8]})[0] for s in (fp32, int8))
     assert p8.shape == (8, 7) and np.allclose(p8.sum(1), 1, atol=1e-4)
     assert np.abs(p32 - p8).max() < 0.1
+
+
+def test_an_averaged_recipe_scores_what_its_exported_ensemble_computes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import ensemble_trials
+    from training.models import Averaged
+    from training.presets import TrainConfig
+
+    params = PreprocessParams(input_size=32)
+    config = TrainConfig(arch="basecnn", init="none", input_size=32).to_dict()
+    torch.manual_seed(0)
+    nets = {}
+    for member in ("a", "b"):
+        run = tmp_path / member / "random" / "seed0"
+        run.mkdir(parents=True)
+        nets[member] = build_model("basecnn", "none", 7, 32).eval()
+        torch.save(nets[member].state_dict(), run / "model.pt")
+        record = {"config": config, "preprocess": params.to_dict(), "split": "random", "done": True}
+        (run / "metrics.json").write_text(json.dumps({**record, "history": [{"test_acc": 0.5}]}))
+    train, test = tiny_split(9, 32, 0), tiny_split(7, 32, 1)
+    test.crops[:, :, :16] = 0  # faces that are not their own mirror images
+    monkeypatch.setattr(ensemble_trials, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(ensemble_trials, "sfew_faces", lambda root, config, split: (train, test))
+    monkeypatch.setitem(ensemble_trials.ENSEMBLES, "pair", (("a", "b"), True))
+    monkeypatch.setitem(ensemble_trials.ENSEMBLES, "missing", (("a", "c"), False))
+
+    (record,) = ensemble_trials.run_ensemble_trials(tmp_path, "pair", "random", [0])
+    with torch.no_grad():
+        expected = Averaged([nets["a"], nets["b"]], mirror=True)(torch.from_numpy(normalize(test.crops, params)))
+    assert record["test_pred"] == expected.argmax(1).tolist()
+    assert record["test_acc_stable"] == float((expected.argmax(1).numpy() == test.labels).mean())
+    assert json.loads((tmp_path / "pair" / "random" / "seed0" / "metrics.json").read_text())["done"]
+    # The comparison's per-seed figure for the same set is the same number.
+    views = [[ensemble_trials.view_logits(nets[m], test, params) for m in ("a", "b")]]
+    assert ensemble_trials.subset_accuracies(views, [test.labels], (0, 1), True) == [record["test_acc_stable"]]
+    with pytest.raises(FileNotFoundError, match=r"train it first.*--preset c --split random --seeds 0"):
+        ensemble_trials.run_ensemble_trials(tmp_path, "missing", "random", [0])

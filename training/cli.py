@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from face_pipeline.metadata import SHIPPED_MODEL
-from training.presets import PRESETS
+from training.presets import ENSEMBLES, PRESETS
 from training.sfew import SPLITS, VALIDATION
 
 DEFAULT_SFEW = Path("../shared/data/sfew675")
@@ -18,7 +18,7 @@ DATA_LAYOUTS = {
 
 
 def _presets_help() -> str:
-    return "one of: " + ", ".join(sorted(PRESETS))
+    return "one of: " + ", ".join(sorted([*PRESETS, *ENSEMBLES]))
 
 
 def _cmd_split(args: argparse.Namespace) -> None:
@@ -71,6 +71,13 @@ def _seeds(text: str) -> list[int]:
 def _cmd_train(args: argparse.Namespace) -> None:
     from training.sfew_trials import run_trials
 
+    if args.preset in ENSEMBLES:  # an averaged recipe: its members' finished trials, nothing to train
+        from training.ensemble_trials import run_ensemble_trials
+
+        for split in args.split:
+            run_ensemble_trials(args.data / "images", args.preset, split, _seeds(args.seeds), args.fer)
+        return
+
     overrides = {
         "init": args.init,
         "epochs": args.epochs,
@@ -121,6 +128,12 @@ def _cmd_variants(args: argparse.Namespace) -> None:
     compare_variants(args.runs, args.fer, args.out, args.val_runs, args.data / "images")
 
 
+def _cmd_ensembles(args: argparse.Namespace) -> None:
+    from training.ensemble_trials import compare_ensembles
+
+    compare_ensembles(args.data / "images", args.recipes, args.split, _seeds(args.seeds), args.out)
+
+
 def _cmd_transfer(args: argparse.Namespace) -> None:
     from training.ship import stage_transfer
 
@@ -163,6 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("reports/shipped_variants.md"))
     p.set_defaults(func=_cmd_variants)
 
+    p = sub.add_parser("ensembles", help="every set of some recipes' trials averaged, per seed, on one split")
+    p.add_argument("--recipes", nargs="+", required=True, help="presets whose trials (runs/<preset>/) are finished")
+    p.add_argument("--split", default=VALIDATION, choices=[*SPLITS, VALIDATION])
+    p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
+    p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
+    p.add_argument("--out", type=Path, default=Path("reports/ensembles_val.md"))
+    p.set_defaults(func=_cmd_ensembles)
+
     p = sub.add_parser("transfer", help="FER-2013 stages on SFEW's training-side faces: another domain")
     p.add_argument("--stages", type=Path, nargs="+", required=True, help="models/stages/<preset>.pt")
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
@@ -178,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_cmd_end_to_end)
 
     p = sub.add_parser("train", help="SFEW trials of one preset (resumable: finished seeds are skipped)")
-    p.add_argument("--preset", required=True, choices=sorted(PRESETS), metavar="PRESET", help=_presets_help())
+    p.add_argument(
+        "--preset", required=True, choices=sorted([*PRESETS, *ENSEMBLES]), metavar="PRESET", help=_presets_help()
+    )
     p.add_argument(
         "--split",
         nargs="+",

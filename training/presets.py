@@ -252,6 +252,18 @@ PRESETS: dict[str, dict] = {
     ),
 }
 
+# Averaged recipes (training/ensemble_trials.py): the members' trials of one seed and split, their logits
+# averaged, each also on the mirrored face when the second field says so. No training of their own.
+ENSEMBLES: dict[str, tuple[tuple[str, ...], bool]] = {
+    # The two FER-2013 lineages' capped cascades: the composition of the shipped model's cascades,
+    # fixed before looking at validation.
+    "ensemble-cap25-lineages": (("cascade80-cap25-mobilenet-both", "cascade80-cap25-long-mobilenet-both"), False),
+    # The rule's pick among every set of the three capped cascades, alone or averaged, with and without
+    # the mirror (reports/ensembles_val.md): the best median on the held-out films within 3 ms a face.
+    # Two networks mirrored led there but cost 3.4-3.9 ms.
+    "mirror-cap25-long": (("cascade80-cap25-long-mobilenet-both",), True),
+}
+
 
 def make_config(preset: str, **overrides: object) -> TrainConfig:
     if preset not in PRESETS:

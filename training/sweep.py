@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from training.ensemble_trials import run_ensemble_trials
 from training.fer_stage import run_fer_stage
-from training.presets import make_config
+from training.presets import ENSEMBLES, make_config
 from training.sfew import VALIDATION
 from training.sfew_trials import run_trials
 
@@ -26,6 +27,8 @@ FIVE_VAL_SEEDS = {
     "cascade80-cap25-both-val",
     "cascade80-cap25-wise50-both-val",
     "cascade80-cap25-long-both-val",
+    "ensemble-cap25-lineages-val",
+    "mirror-cap25-long-val",
 }
 # Steps whose every seed serves the same network (the FER-2013 stage itself): one trial.
 ONE_SEED = {"cascade80-wise0-both-val", "cascade80-wise0-both-random", "cascade80-wise0-both-film"}
@@ -88,6 +91,14 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("cascade80-cap25-long-both-val", "cascade80-cap25-long-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-cap25-long-both-random", "cascade80-cap25-long-mobilenet-both", "random", {}, None, True),
     ("cascade80-cap25-long-both-film", "cascade80-cap25-long-mobilenet-both", "film", {}, None, False),
+    # Averaged recipes (no training of their own: the capped cascades' trials above, seed by seed): the two
+    # lineages' cascades, and the rule's pick of every set on validation (`python -m training ensembles`).
+    ("ensemble-cap25-lineages-val", "ensemble-cap25-lineages", VALIDATION, {}, None, False),
+    ("ensemble-cap25-lineages-random", "ensemble-cap25-lineages", "random", {}, None, True),
+    ("ensemble-cap25-lineages-film", "ensemble-cap25-lineages", "film", {}, None, False),
+    ("mirror-cap25-long-val", "mirror-cap25-long", VALIDATION, {}, None, False),
+    ("mirror-cap25-long-random", "mirror-cap25-long", "random", {}, None, True),
+    ("mirror-cap25-long-film", "mirror-cap25-long", "film", {}, None, False),
     ("cascade-both-random", "cascade-mobilenet-both", "random", {}, None, True),
     ("cascade-light-both-random", "cascade-light-mobilenet-both", "random", {}, None, True),
     ("fer-stage-resnet18", "fer-stage-resnet18", "", {}, None, True),
@@ -136,6 +147,10 @@ def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None
         print(f"=== {step}", flush=True)
         if preset.startswith("fer-"):
             run_fer_stage(fer, preset, device, overrides.get("seed", 0))
+            continue
+        if preset in ENSEMBLES:
+            seeds = SEEDS if split != VALIDATION or step in FIVE_VAL_SEEDS else VAL_SEEDS
+            run_ensemble_trials(data / "images", preset, split, seeds, fer if score_fer else None)
             continue
         mixes_fer = make_config(preset).extra_per_epoch > 0
         run_trials(
