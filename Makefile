@@ -70,7 +70,7 @@ train: setup-dev weights
 	$(PY) -m training box-map --data $(DATA)/sfew675
 	$(PY) -m training sweep --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training ensembles --recipes cascade80-cap25-mobilenet-both cascade80-cap25-long-mobilenet-both \
-		cascade80-cap25-wise50-mobilenet-both --split val --data $(DATA)/sfew675
+		cascade80-cap25-wise50-mobilenet-both cascade80-cap25-long-wise50-mobilenet-both --split val --data $(DATA)/sfew675
 	$(PY) -m training table2 --data $(DATA)/sfew675
 	$(PY) -m training variants --runs $(CANDIDATES) --val-runs $(VAL_RUNS) --data $(DATA)/sfew675 \
 		--fer $(DATA)/fer2013/train --out reports/shipped_variants_cap25.md

@@ -27,6 +27,7 @@ FIVE_VAL_SEEDS = {
     "cascade80-cap25-both-val",
     "cascade80-cap25-wise50-both-val",
     "cascade80-cap25-long-both-val",
+    "cascade80-cap25-long-wise50-both-val",
     "ensemble-cap25-lineages-val",
     "mirror-cap25-long-val",
 }
@@ -91,6 +92,10 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("cascade80-cap25-long-both-val", "cascade80-cap25-long-mobilenet-both", VALIDATION, {}, None, False),
     ("cascade80-cap25-long-both-random", "cascade80-cap25-long-mobilenet-both", "random", {}, None, True),
     ("cascade80-cap25-long-both-film", "cascade80-cap25-long-mobilenet-both", "film", {}, None, False),
+    # Its WiSE-FT half and half, a second lineage of the recipe that moved unseen films most.
+    ("cascade80-cap25-long-wise50-both-val", "cascade80-cap25-long-wise50-mobilenet-both", VALIDATION, {}, None, False),
+    ("cascade80-cap25-long-wise50-both-random", "cascade80-cap25-long-wise50-mobilenet-both", "random", {}, None, True),
+    ("cascade80-cap25-long-wise50-both-film", "cascade80-cap25-long-wise50-mobilenet-both", "film", {}, None, False),
     # Averaged recipes (no training of their own: the capped cascades' trials above, seed by seed): the two
     # lineages' cascades, and the rule's pick of every set on validation (`python -m training ensembles`).
     ("ensemble-cap25-lineages-val", "ensemble-cap25-lineages", VALIDATION, {}, None, False),

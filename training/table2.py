@@ -100,6 +100,7 @@ ROWS: list[tuple[str, str, float | None]] = [
         "cascade80-cap25-long-mobilenet-both",
         None,
     ),
+    ("the same averaged with its FER-2013 stage, half and half", "cascade80-cap25-long-wise50-mobilenet-both", None),
     (
         "the two lineages' capped cascades averaged, seed by seed (two networks; chosen before validation)",
         "ensemble-cap25-lineages",
