@@ -61,7 +61,8 @@ STAGES := $(ST)/fer-stage-mobilenet.pt $(ST)/fer-polish-mobilenet.pt $(ST)/fer-p
 	$(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-stage-mobilenet-seed1.pt \
 	$(ST)/fer-polish80-of-seed1-mobilenet.pt $(ST)/fer-distill80-mobilenet.pt $(ST)/fer-distill80-robust-mobilenet.pt \
 	$(ST)/fer-stage80-mobilenet.pt $(ST)/fer-polish80-of-stage80-mobilenet.pt \
-	$(ST)/fer-stage-resnet18.pt $(ST)/fer-stage-resnet18-long.pt
+	$(ST)/fer-stage-resnet18.pt $(ST)/fer-stage-resnet18-long.pt $(ST)/fer-stage-mobilenet-scratch.pt \
+	$(ST)/fer-stage-mobilenet-8ep.pt
 
 # Reproduce every Table 1/2 number and the shipped model from the data (hours on 2 CPU cores).
 train: setup-dev weights

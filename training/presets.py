@@ -196,6 +196,10 @@ PRESETS: dict[str, dict] = {
     "fer-stage-resnet18-long": dict(
         FER_STAGE, arch="resnet18", init="models/stages/fer-stage-resnet18.pt", epochs=16, lr=1e-3, augment="light"
     ),
+    # Controls for it: the same recipe on MobileNetV2, from scratch and from ImageNet, to tell the architecture
+    # from the ImageNet start in how the stage transfers to movie frames (reports/stage_transfer.md).
+    "fer-stage-mobilenet-scratch": dict(FER_STAGE, init="none", epochs=8, lr=2e-3, augment="light"),
+    "fer-stage-mobilenet-8ep": dict(FER_STAGE, epochs=8, lr=2e-3, augment="light"),
     "cascade-mobilenet": CASCADE,
     # The shipped recipe: the cascade trained on both detectors' crops of each SFEW training frame, since
     # the service detects with YuNet by default and keeps Viola-Jones one setting away.
@@ -254,6 +258,14 @@ PRESETS: dict[str, dict] = {
     "tuned-resnet18-ferlong": dict(TUNED_RESNET18_FER, init="models/stages/fer-stage-resnet18-long.pt"),
     "cascade-resnet18-both": dict(
         CASCADE, arch="resnet18", init="models/stages/fer-stage-resnet18-long.pt", detector="both"
+    ),
+    # The tuned recipe from the two MobileNetV2 control stages (the ResNet18 stage's recipe): the architecture
+    # from scratch, and the same 8 epochs from ImageNet.
+    "tuned-mobilenet-scratch-fer": dict(
+        TUNED_RESNET18_FER, arch="mobilenet_v2", init="models/stages/fer-stage-mobilenet-scratch.pt"
+    ),
+    "tuned-mobilenet-8ep-fer": dict(
+        TUNED_RESNET18_FER, arch="mobilenet_v2", init="models/stages/fer-stage-mobilenet-8ep.pt"
     ),
 }
 

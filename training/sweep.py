@@ -118,6 +118,14 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("resnet18-ferlong-paper-film", "paper-resnet18-ferlong", "film", {}, None, False),
     ("resnet18-ferlong-tuned-random", "tuned-resnet18-ferlong", "random", {}, None, True),
     ("resnet18-ferlong-tuned-film", "tuned-resnet18-ferlong", "film", {}, None, False),
+    # Controls for the ResNet18 rows: the 8-epoch stage's recipe on MobileNetV2 from scratch and from ImageNet,
+    # then the tuned recipe on SFEW: is it the architecture or the ImageNet start that carries to movie frames?
+    ("fer-stage-mobilenet-scratch", "fer-stage-mobilenet-scratch", "", {}, None, True),
+    ("fer-stage-mobilenet-8ep", "fer-stage-mobilenet-8ep", "", {}, None, True),
+    ("mobilenet-scratch-fer-tuned-random", "tuned-mobilenet-scratch-fer", "random", {}, None, True),
+    ("mobilenet-scratch-fer-tuned-film", "tuned-mobilenet-scratch-fer", "film", {}, None, False),
+    ("mobilenet-8ep-fer-tuned-random", "tuned-mobilenet-8ep-fer", "random", {}, None, True),
+    ("mobilenet-8ep-fer-tuned-film", "tuned-mobilenet-8ep-fer", "film", {}, None, False),
     ("cascade-random", "cascade-mobilenet", "random", {}, None, True),
     # FER-2013 held-out accuracy does not depend on the SFEW split: scored on the fixed split only.
     ("cascade-both-film", "cascade-mobilenet-both", "film", {}, None, False),

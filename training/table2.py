@@ -48,6 +48,12 @@ ROWS: list[tuple[str, str, float | None]] = [
         "cascade-resnet18-both",
         None,
     ),
+    (
+        "control: MobileNetV2 from scratch, the ResNet18 stage's FER-2013 recipe (8 epochs) -> SFEW, tuned recipe",
+        "tuned-mobilenet-scratch-fer",
+        None,
+    ),
+    ("control: the same from ImageNet", "tuned-mobilenet-8ep-fer", None),
     ("MobileNetV2 ImageNet -> FER-2013 -> SFEW (+FER mixed in, 64 px grey)", "cascade-mobilenet", None),
     ("the same, trained on Viola-Jones and YuNet crops", "cascade-mobilenet-both", None),
     ("the same at 80 px (from FER-2013 at 80 px): the shipped recipe", "cascade80-mobilenet-both", None),
