@@ -366,7 +366,7 @@ def test_int8_benchmark_quantises_to_a_smaller_model_that_still_answers_alike(ex
     assert np.abs(p32 - p8).max() < 0.1
 
 
-def test_an_averaged_recipe_scores_what_its_exported_ensemble_computes(
+def test_an_averaged_recipe_scores_its_members_averaged_as_the_exported_model_averages_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from training import ensemble_trials
@@ -402,3 +402,11 @@ def test_an_averaged_recipe_scores_what_its_exported_ensemble_computes(
     assert ensemble_trials.subset_accuracies(views, [test.labels], (0, 1), True) == [record["test_acc_stable"]]
     with pytest.raises(FileNotFoundError, match=r"train it first.*--preset c --split random --seeds 0"):
         ensemble_trials.run_ensemble_trials(tmp_path, "missing", "random", [0])
+    # Members framed differently would be scored on faces cut for the first one only.
+    record_b = tmp_path / "b" / "random" / "seed0" / "metrics.json"
+    other = json.loads(record_b.read_text())
+    other["preprocess"]["margin_cap"] = 0.25
+    record_b.write_text(json.dumps(other))
+    monkeypatch.setitem(ensemble_trials.ENSEMBLES, "pair2", (("a", "b"), False))
+    with pytest.raises(ValueError, match=r"framed alike|share their preprocessing"):
+        ensemble_trials.run_ensemble_trials(tmp_path, "pair2", "random", [0])

@@ -74,6 +74,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.preset in ENSEMBLES:  # an averaged recipe: its members' finished trials, nothing to train
         from training.ensemble_trials import run_ensemble_trials
 
+        if any(v is not None for v in (args.init, args.epochs, args.lr, args.optimizer, args.weight_decay, args.name)):
+            raise ValueError(f"{args.preset} averages finished trials and trains nothing: drop the training options")
+
         for split in args.split:
             run_ensemble_trials(args.data / "images", args.preset, split, _seeds(args.seeds), args.fer)
         return

@@ -34,7 +34,8 @@ def member_trials(members: tuple[str, ...], split: str, seed: int) -> tuple[list
     for member in members:
         run = RUNS_DIR / member / split / f"seed{seed}"
         record_path = run / "metrics.json"
-        if not (run / "model.pt").exists() or not json.loads(record_path.read_text()).get("done"):
+        finished = record_path.exists() and json.loads(record_path.read_text()).get("done")
+        if not finished or not (run / "model.pt").exists():
             raise FileNotFoundError(
                 f"{run} has no finished trial with its weights; train it first: python -m training train "
                 f"--preset {member} --split {split} --seeds {seed} --fer ../shared/data/fer2013/train"
@@ -43,6 +44,9 @@ def member_trials(members: tuple[str, ...], split: str, seed: int) -> tuple[list
         records.append(record)
         nets.append(net)
     check_members(records)
+    if any(r["preprocess"] != records[0]["preprocess"] for r in records):
+        # The test faces are cut once, with the first member's detector and framing.
+        raise ValueError(f"{', '.join(members)}: an averaged recipe's members must share their preprocessing")
     return records, nets
 
 
@@ -59,6 +63,11 @@ def run_ensemble_trials(
     fer_val = load_fer(fer_root)[1] if fer_root is not None else None
     records = []
     for seed in seeds:
+        out = RUNS_DIR / name / split / f"seed{seed}"
+        if (out / "metrics.json").exists() and json.loads((out / "metrics.json").read_text()).get("done"):
+            records.append(json.loads((out / "metrics.json").read_text()))
+            print(f"{out / 'metrics.json'} is complete; skipped")
+            continue
         parts, nets = member_trials(members, split, seed)
         params = PreprocessParams.from_dict(parts[0]["preprocess"])
         train, test = sfew_faces(root, TrainConfig(**parts[0]["config"]), split)
@@ -86,7 +95,6 @@ def run_ensemble_trials(
             faces = fer_val.resized(params.input_size)
             fer_pred = averaged(nets, mirror, faces.crops, params).argmax(1)
             record["fer_val_acc"] = float((fer_pred == faces.labels).mean())
-        out = RUNS_DIR / name / split / f"seed{seed}"
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(record, indent=1))
         print(
@@ -113,6 +121,8 @@ def compare_ensembles(root: Path, recipes: list[str], split: str, seeds: list[in
     """Every set of ``recipes`` (alone too), with and without the mirror, as an averaged recipe: per seed
     on ``split``'s test side, and its median. The rule, fixed before looking: the best median within
     COST_BUDGET_MS per face; between equal medians, the cheaper."""
+    if not seeds or not recipes:
+        raise ValueError("give at least one recipe and one seed")
     views, labels, nets_of_seed0 = [], [], []
     for seed in seeds:
         records, nets = member_trials(tuple(recipes), split, seed)

@@ -272,8 +272,8 @@ PRESETS: dict[str, dict] = {
 # Averaged recipes (training/ensemble_trials.py): the members' trials of one seed and split, their logits
 # averaged, each also on the mirrored face when the second field says so. No training of their own.
 ENSEMBLES: dict[str, tuple[tuple[str, ...], bool]] = {
-    # The two FER-2013 lineages' capped cascades: the composition of the shipped model's cascades,
-    # fixed before looking at validation.
+    # The two FER-2013 lineages' capped cascades: the shipped model's pair of cascades (itself chosen on
+    # validation), named before the comparison of averaged recipes.
     "ensemble-cap25-lineages": (("cascade80-cap25-mobilenet-both", "cascade80-cap25-long-mobilenet-both"), False),
     # The rule's pick among every set of the capped cascades and their WiSE-FT halves, alone or averaged, with
     # and without the mirror (reports/ensembles_val.md): the best median on the held-out films within 3 ms a

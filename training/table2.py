@@ -108,7 +108,7 @@ ROWS: list[tuple[str, str, float | None]] = [
     ),
     ("the same averaged with its FER-2013 stage, half and half", "cascade80-cap25-long-wise50-mobilenet-both", None),
     (
-        "the two lineages' capped cascades averaged, seed by seed (two networks; chosen before validation)",
+        "the two lineages' capped cascades averaged, seed by seed (two networks: the shipped model's pair of cascades)",
         "ensemble-cap25-lineages",
         None,
     ),
