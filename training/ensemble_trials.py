@@ -19,13 +19,14 @@ import numpy as np
 import torch
 
 from face_pipeline import PreprocessParams
+from training.faces import Split
 from training.fer2013 import load_fer
 from training.loop import logits
 from training.models import Averaged, load_net
 from training.presets import ENSEMBLES, TrainConfig
 from training.sfew import manifest_hash
-from training.sfew_trials import RUNS_DIR, git_commit, sfew_faces
-from training.ship import COST_BUDGET_MS, check_members, onnx_ms_per_face, view_logits
+from training.sfew_trials import RUNS_DIR, finished_record, git_commit, sfew_faces
+from training.ship import COST_BUDGET_MS, check_members, onnx_ms_per_face, variant_accuracy, view_logits
 
 
 def member_trials(members: tuple[str, ...], split: str, seed: int) -> tuple[list[dict], list[torch.nn.Module]]:
@@ -33,9 +34,7 @@ def member_trials(members: tuple[str, ...], split: str, seed: int) -> tuple[list
     records, nets = [], []
     for member in members:
         run = RUNS_DIR / member / split / f"seed{seed}"
-        record_path = run / "metrics.json"
-        finished = record_path.exists() and json.loads(record_path.read_text()).get("done")
-        if not finished or not (run / "model.pt").exists():
+        if finished_record(run / "metrics.json") is None or not (run / "model.pt").exists():
             raise FileNotFoundError(
                 f"{run} has no finished trial with its weights; train it first: python -m training train "
                 f"--preset {member} --split {split} --seeds {seed} --fer ../shared/data/fer2013/train"
@@ -62,15 +61,18 @@ def run_ensemble_trials(
     members, mirror = ENSEMBLES[name]
     fer_val = load_fer(fer_root)[1] if fer_root is not None else None
     records = []
+    faces: tuple[Split, Split] | None = None  # every seed's members share one recipe each: the same faces
     for seed in seeds:
         out = RUNS_DIR / name / split / f"seed{seed}"
-        if (out / "metrics.json").exists() and json.loads((out / "metrics.json").read_text()).get("done"):
-            records.append(json.loads((out / "metrics.json").read_text()))
+        if (finished := finished_record(out / "metrics.json")) is not None:
+            records.append(finished)
             print(f"{out / 'metrics.json'} is complete; skipped")
             continue
         parts, nets = member_trials(members, split, seed)
         params = PreprocessParams.from_dict(parts[0]["preprocess"])
-        train, test = sfew_faces(root, TrainConfig(**parts[0]["config"]), split)
+        if faces is None:
+            faces = sfew_faces(root, TrainConfig(**parts[0]["config"]), split)
+        train, test = faces
         pred = averaged(nets, mirror, test.crops, params).argmax(1)
         record = {
             "preset": name,
@@ -111,10 +113,7 @@ def subset_accuracies(
     views: list[list[np.ndarray]], labels: list[np.ndarray], members: tuple[int, ...], mirror: bool
 ) -> list[float]:
     """Per seed, the accuracy of averaging ``members`` (indices into each seed's ``view_logits``)."""
-    return [
-        float((np.mean([seed_views[m][: 2 if mirror else 1] for m in members], axis=(0, 1)).argmax(1) == y).mean())
-        for seed_views, y in zip(views, labels, strict=True)
-    ]
+    return [variant_accuracy(seed_views, y, members, mirror) for seed_views, y in zip(views, labels, strict=True)]
 
 
 def compare_ensembles(root: Path, recipes: list[str], split: str, seeds: list[int], out: Path) -> list[dict]:
@@ -123,14 +122,16 @@ def compare_ensembles(root: Path, recipes: list[str], split: str, seeds: list[in
     COST_BUDGET_MS per face; between equal medians, the cheaper."""
     if not seeds or not recipes:
         raise ValueError("give at least one recipe and one seed")
-    views, labels, nets_of_seed0 = [], [], []
+    views, nets_of_seed0 = [], []
+    test: Split | None = None  # the same test faces for every seed (one recipe per member)
     for seed in seeds:
         records, nets = member_trials(tuple(recipes), split, seed)
         params = PreprocessParams.from_dict(records[0]["preprocess"])
-        test = sfew_faces(root, TrainConfig(**records[0]["config"]), split)[1]
+        if test is None:
+            test = sfew_faces(root, TrainConfig(**records[0]["config"]), split)[1]
         views.append([view_logits(net, test, params) for net in nets])
-        labels.append(test.labels)
         nets_of_seed0 = nets_of_seed0 or nets
+    labels = [test.labels] * len(seeds)
     cost: dict[tuple[int, bool], float] = {}  # the members are one architecture: cost depends on their number
     rows = []
     for k in range(1, len(recipes) + 1):

@@ -37,6 +37,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+def finished_record(metrics_path: Path) -> dict | None:
+    """A trial's record if its ``metrics.json`` says it finished, else None (missing or interrupted)."""
+    if not metrics_path.exists():
+        return None
+    record = json.loads(metrics_path.read_text())
+    return record if record.get("done") else None
+
+
 def load_crops(root: Path, detector: str = VIOLA_JONES, margin_cap: float = 0.0) -> CropSet:
     """The largest face of every frame, as the named detector finds it, cropped at 120 px and cached.
 
@@ -124,8 +132,8 @@ def run_trials(
     for seed in seeds:
         out = RUNS_DIR / (name or preset) / split / f"seed{seed}"
         metrics_path = out / "metrics.json"
-        if metrics_path.exists() and json.loads(metrics_path.read_text()).get("done"):
-            records.append(json.loads(metrics_path.read_text()))
+        if (finished := finished_record(metrics_path)) is not None:
+            records.append(finished)
             print(f"{metrics_path} is complete; skipped")
             continue
         result = fit(

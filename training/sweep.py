@@ -161,8 +161,8 @@ def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None
         if preset.startswith("fer-"):
             run_fer_stage(fer, preset, device, overrides.get("seed", 0))
             continue
+        seeds = [0] if step in ONE_SEED else VAL_SEEDS if split == VALIDATION and step not in FIVE_VAL_SEEDS else SEEDS
         if preset in ENSEMBLES:
-            seeds = SEEDS if split != VALIDATION or step in FIVE_VAL_SEEDS else VAL_SEEDS
             run_ensemble_trials(data / "images", preset, split, seeds, fer if score_fer else None)
             continue
         mixes_fer = make_config(preset).extra_per_epoch > 0
@@ -170,7 +170,7 @@ def run_sweep(data: Path, fer: Path, device: str = "cpu", only: list[str] | None
             data / "images",
             preset,
             split,
-            [0] if step in ONE_SEED else VAL_SEEDS if split == VALIDATION and step not in FIVE_VAL_SEEDS else SEEDS,
+            seeds,
             device,
             overrides,
             name=name,
