@@ -10,7 +10,17 @@ import pytest
 from PIL import Image
 
 from face_pipeline import EMOTIONS
-from training.sfew import VALIDATION, film_of, make_manifest, read_manifest, validation_sides, write_manifest
+from training.sfew import (
+    FOLDS,
+    VALIDATION,
+    film_of,
+    fold_sides,
+    make_manifest,
+    read_manifest,
+    validation_folds,
+    validation_sides,
+    write_manifest,
+)
 
 
 def test_film_is_the_name_before_the_frame_numbers() -> None:
@@ -99,3 +109,28 @@ def test_validation_films_come_from_the_training_side_only() -> None:
     # The validation cut has its own function; asking a sample for it is a mistake, not the film split.
     with pytest.raises(ValueError, match="unknown split"):
         samples[0].split(VALIDATION)
+
+
+def test_cross_validation_holds_every_training_side_film_out_once_fold_0_being_the_val_films() -> None:
+    samples = read_manifest()
+    folds = validation_folds(samples)
+    assert folds == validation_folds(samples)  # the same on every machine
+    val = validation_sides(samples)
+    for s in samples:
+        assert (folds[s.relpath] == -1) == (s.split_random == "test")  # never the fixed split's test side
+        assert (folds[s.relpath] == 0) == (val[s.relpath] == "test")  # fold 0: the val films, as before
+    film_folds = defaultdict(set)
+    for s in samples:
+        if folds[s.relpath] >= 0:  # the fixed split itself is random: a film can sit on both of its sides
+            film_folds[s.film].add(folds[s.relpath])
+    assert all(len(v) == 1 for v in film_folds.values()), "a film straddles two folds"
+    training_side = sum(s.split_random == "train" for s in samples)
+    sizes = Counter(k for k in folds.values() if k >= 0)
+    assert sorted(sizes) == list(range(FOLDS))
+    assert all(0.12 <= n / training_side <= 0.28 for n in sizes.values())
+    for fold in range(FOLDS):
+        sides = fold_sides(samples, fold)
+        assert {r for r, side in sides.items() if side == "test"} == {r for r, k in folds.items() if k == fold}
+        assert all(side == "train" for r, side in sides.items() if folds[r] not in (-1, fold))
+    with pytest.raises(ValueError, match="5 folds: seeds 0-4"):
+        fold_sides(samples, FOLDS)

@@ -348,6 +348,28 @@ def test_trial_records_merge_seed_by_seed_local_runs_first(tmp_path: Path, monke
     ]
 
 
+def test_the_cross_validation_column_pools_the_folds_faces_and_needs_every_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import table2
+
+    monkeypatch.setattr(table2, "TRIALS_DIR", tmp_path / "trials")
+    monkeypatch.setattr(table2, "RUNS_DIR", tmp_path / "runs")
+    folds = [(0.5, 94), (0.25, 66), (0.4, 85), (0.6, 72), (0.3, 66)]
+    for seed, (acc, n) in enumerate(folds[:4]):
+        path = tmp_path / "trials" / "r" / "cv" / f"seed{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"done": True, "seed": seed, "test_acc_stable": acc, "n_test": n, "train_acc_eval": 0.9}
+        path.write_text(json.dumps(record))
+    assert table2.summarise("r")["cv"]["pooled"] is None  # four folds of five: no figure
+    acc, n = folds[4]
+    record = {"done": True, "seed": 4, "test_acc_stable": acc, "n_test": n, "train_acc_eval": 0.9}
+    (tmp_path / "trials" / "r" / "cv" / "seed4.json").write_text(json.dumps(record))
+    summary = table2.summarise("r")["cv"]
+    right = 0.5 * 94 + 0.25 * 66 + 0.4 * 85 + 0.6 * 72 + 0.3 * 66
+    assert summary["pooled"] == round(100 * right / 383, 1) and summary["test_median"] == 40.0
+
+
 def test_int8_benchmark_quantises_to_a_smaller_model_that_still_answers_alike(exported: tuple, tmp_path: Path) -> None:
     import onnx
 
@@ -387,7 +409,7 @@ def test_an_averaged_recipe_scores_its_members_averaged_as_the_exported_model_av
     train, test = tiny_split(9, 32, 0), tiny_split(7, 32, 1)
     test.crops[:, :, :16] = 0  # faces that are not their own mirror images
     monkeypatch.setattr(ensemble_trials, "RUNS_DIR", tmp_path)
-    monkeypatch.setattr(ensemble_trials, "sfew_faces", lambda root, config, split: (train, test))
+    monkeypatch.setattr(ensemble_trials, "sfew_faces", lambda root, config, split, fold=0: (train, test))
     monkeypatch.setitem(ensemble_trials.ENSEMBLES, "pair", (("a", "b"), True))
     monkeypatch.setitem(ensemble_trials.ENSEMBLES, "missing", (("a", "c"), False))
 
@@ -410,3 +432,70 @@ def test_an_averaged_recipe_scores_its_members_averaged_as_the_exported_model_av
     monkeypatch.setitem(ensemble_trials.ENSEMBLES, "pair2", (("a", "b"), False))
     with pytest.raises(ValueError, match=r"framed alike|share their preprocessing"):
         ensemble_trials.run_ensemble_trials(tmp_path, "pair2", "random", [0])
+
+
+def test_cross_validation_pools_each_folds_trial_on_its_own_fold_and_ranks_by_the_pooled_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import ensemble_trials, ship
+    from training.presets import TrainConfig
+
+    params = PreprocessParams(input_size=32)
+    config = TrainConfig(arch="basecnn", init="none", input_size=32).to_dict()
+    folds = {0: tiny_split(7, 32, 10), 1: tiny_split(14, 32, 11)}  # folds of different sizes
+    torch.manual_seed(0)
+    nets = {}
+    for member in ("a", "b"):
+        for fold in folds:
+            run = tmp_path / member / "cv" / f"seed{fold}"
+            run.mkdir(parents=True)
+            nets[member, fold] = build_model("basecnn", "none", 7, 32).eval()
+            with torch.no_grad():  # weights far from init's, so that each network answers differently per face
+                for weights in nets[member, fold].parameters():
+                    weights.normal_(0, 0.3)
+            torch.save(nets[member, fold].state_dict(), run / "model.pt")
+            record = {"config": config, "preprocess": params.to_dict(), "split": "cv", "seed": fold, "done": True}
+            (run / "metrics.json").write_text(json.dumps(record))
+    cut = []
+    monkeypatch.setattr(ensemble_trials, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(ship, "sfew_faces", lambda root, config, split, fold=0: (None, folds[fold]))
+    monkeypatch.setattr(
+        ensemble_trials, "sfew_faces", lambda root, config, split, fold=0: cut.append(fold) or (None, folds[fold])
+    )
+    monkeypatch.setattr(ensemble_trials, "onnx_ms_per_face", lambda model, params: 1.0)
+    monkeypatch.setattr(ship, "FOLDS", len(folds))
+
+    rows = ensemble_trials.compare_ensembles(tmp_path, ["a", "b"], "cv", [0, 1], tmp_path / "cv.md")
+    assert cut == [0, 1]  # each fold's own faces, each cut once
+
+    def accuracy(members: tuple[str, ...], fold: int, mirror: bool) -> float:
+        views = [ship.view_logits(nets[m, fold], folds[fold], params) for m in members]
+        return ship.variant_accuracy(views, folds[fold].labels, tuple(range(len(members))), mirror)
+
+    for row in rows:
+        per_fold = [accuracy(tuple(row["recipes"]), fold, row["mirror"]) for fold in folds]
+        assert row["per_seed"] == [round(100 * a, 1) for a in per_fold]
+        assert row["pooled"] == round(100 * (7 * per_fold[0] + 14 * per_fold[1]) / 21, 1)
+    report = (tmp_path / "cv.md").read_text()
+    best = next(r for r in rows if r["pooled"] == max(r["pooled"] for r in rows))  # equal cost: the first
+    chosen = next(line for line in report.splitlines() if "**yes**" in line)
+    names = " + ".join(f"`{n}`" for n in best["recipes"])
+    assert chosen.startswith(f"| {names} | {'yes' if best['mirror'] else 'no'} ")
+    assert "(21 pooled" in report
+
+    # The shipped model's variants read the same folds: each network's view is fold k's trial on fold k.
+    stage = tmp_path / "stage.pt"
+    torch.save(nets["a", 0].state_dict(), stage)
+    stage.with_suffix(".json").write_text(json.dumps({"config": config, "preprocess": params.to_dict()}))
+    views, labels, words = ship.validation_views([tmp_path / "b" / "cv", stage], tmp_path, params)
+    assert np.array_equal(labels, np.concatenate([folds[0].labels, folds[1].labels]))
+    expected_b = np.concatenate([ship.view_logits(nets["b", k], folds[k], params) for k in folds], axis=1)
+    expected_stage = np.concatenate([ship.view_logits(nets["a", 0], folds[k], params) for k in folds], axis=1)
+    assert np.allclose(views[0], expected_b, atol=1e-5) and np.allclose(views[1], expected_stage, atol=1e-5)
+    assert "21 SFEW faces" in words
+    val = tmp_path / "a" / "val" / "seed0"
+    val.mkdir(parents=True)
+    for name in ("model.pt", "metrics.json"):
+        (val / name).write_bytes((tmp_path / "a" / "cv" / "seed0" / name).read_bytes())
+    with pytest.raises(ValueError, match="all val trials or all cv folders"):
+        ship.validation_views([tmp_path / "b" / "cv", val], tmp_path, params)

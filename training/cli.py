@@ -7,7 +7,7 @@ from pathlib import Path
 
 from face_pipeline.metadata import SHIPPED_MODEL
 from training.presets import ENSEMBLES, PRESETS
-from training.sfew import SPLITS, VALIDATION
+from training.sfew import CROSS_VALIDATION, SPLITS, VALIDATION
 
 DEFAULT_SFEW = Path("../shared/data/sfew675")
 DEFAULT_FER = Path("../shared/data/fer2013/train")
@@ -134,7 +134,8 @@ def _cmd_variants(args: argparse.Namespace) -> None:
 def _cmd_ensembles(args: argparse.Namespace) -> None:
     from training.ensemble_trials import compare_ensembles
 
-    compare_ensembles(args.data / "images", args.recipes, args.split, _seeds(args.seeds), args.out)
+    out = args.out or Path(f"reports/ensembles_{args.split}.md")
+    compare_ensembles(args.data / "images", args.recipes, args.split, _seeds(args.seeds), out)
 
 
 def _cmd_transfer(args: argparse.Namespace) -> None:
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
         "--val-runs",
         type=Path,
         nargs="+",
-        help="the same networks from the validation split (SFEW trials' val counterparts; stages as they are)",
+        help="the same networks from validation: SFEW trials' val counterparts (runs/<preset>/val/seed<k>) or "
+        "their cv folders (runs/<preset>/cv: all folds, pooled); FER-2013 stages as they are",
     )
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
     p.add_argument("--out", type=Path, default=Path("reports/shipped_variants.md"))
@@ -181,10 +183,10 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("ensembles", help="every set of some recipes' trials averaged, per seed, on one split")
     p.add_argument("--recipes", nargs="+", required=True, help="presets whose trials (runs/<preset>/) are finished")
-    p.add_argument("--split", default=VALIDATION, choices=[*SPLITS, VALIDATION])
+    p.add_argument("--split", default=VALIDATION, choices=[*SPLITS, VALIDATION, CROSS_VALIDATION])
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
     p.add_argument("--data", type=Path, default=DEFAULT_SFEW, help="SFEW 675 folder (with images/)")
-    p.add_argument("--out", type=Path, default=Path("reports/ensembles_val.md"))
+    p.add_argument("--out", type=Path, help="default: reports/ensembles_<split>.md")
     p.set_defaults(func=_cmd_ensembles)
 
     p = sub.add_parser("transfer", help="FER-2013 stages on SFEW's training-side faces: another domain")
@@ -209,8 +211,9 @@ def main(argv: list[str] | None = None) -> None:
         "--split",
         nargs="+",
         default=["random"],
-        choices=[*SPLITS, VALIDATION],
-        help="val: held-out films of the fixed split's training side, for choosing recipes",
+        choices=[*SPLITS, VALIDATION, CROSS_VALIDATION],
+        help="val: held-out films of the fixed split's training side, for choosing recipes; cv: every such film held "
+        "out once, in 5 folds (seed k: fold k)",
     )
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
     p.add_argument("--init", help="override: none | imagenet | path to a checkpoint")

@@ -25,6 +25,11 @@ SPLITS = ("random", "film")  # "random": stratified 80/20; "film": no film on bo
 # Choosing between recipes needs SFEW faces that no trial trained on and that are not a test side:
 # whole films of the fixed split's training side, held out (``validation_sides``).
 VALIDATION = "val"
+# 94 held-out faces choose between recipes about as well as a coin when they differ by two or three
+# faces: cross-validation holds out every training-side film once, in FOLDS folds (``validation_folds``),
+# fold 0 being the ``val`` films. A trial of split "cv" with seed k trains without fold k and tests on it.
+CROSS_VALIDATION = "cv"
+FOLDS = 5
 _FILM_PATTERN = re.compile(r"^(.*?)_\d+_\d+$")
 
 
@@ -126,6 +131,49 @@ def validation_sides(samples: list[Sample], seed: int = SPLIT_SEED) -> dict[str,
     train_side = [s for s in samples if s.split_random == "train"]
     sides = _film_split(train_side, random.Random(seed))
     return {s.relpath: sides.get(s.relpath, "") for s in samples}
+
+
+def validation_folds(samples: list[Sample], seed: int = SPLIT_SEED) -> dict[str, int]:
+    """relpath -> fold (0 .. FOLDS-1) of the fixed split's training side, -1 for its test side. Fold 0
+    holds the films ``validation_sides`` holds out; every other training-side film goes, largest
+    first, to the fold that keeps each class's count nearest an equal share. Whole films, so
+    identical frames (one film) never straddle folds; the same on every machine."""
+    val = validation_sides(samples, seed)
+    folds = {s.relpath: (0 if val[s.relpath] == "test" else -1) for s in samples}
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for s in samples:
+        if val[s.relpath] == "train":
+            counts[s.film][s.label] += 1
+    totals = sum(counts.values(), Counter())
+    target = {c: n / (FOLDS - 1) for c, n in totals.items()}
+    filled = {k: Counter() for k in range(1, FOLDS)}
+
+    def cost_with(fold: int, film: str) -> float:
+        return sum(
+            (filled[k][c] + (counts[film][c] if k == fold else 0) - target[c]) ** 2 for k in filled for c in totals
+        )
+
+    fold_of = {}
+    for film in sorted(counts, key=lambda f: (-sum(counts[f].values()), f)):
+        best = min(filled, key=lambda k: (cost_with(k, film), k))
+        filled[best] += counts[film]
+        fold_of[film] = best
+    for s in samples:
+        if val[s.relpath] == "train":
+            folds[s.relpath] = fold_of[s.film]
+    return folds
+
+
+def check_fold(fold: int) -> None:
+    if not 0 <= fold < FOLDS:
+        raise ValueError(f"cross-validation has {FOLDS} folds: seeds 0-{FOLDS - 1} name them, not {fold}")
+
+
+def fold_sides(samples: list[Sample], fold: int) -> dict[str, str]:
+    """relpath -> "train", "test" (fold ``fold``'s films) or "" (the fixed split's test side, never used)."""
+    check_fold(fold)
+    folds = validation_folds(samples)
+    return {r: "" if k < 0 else "test" if k == fold else "train" for r, k in folds.items()}
 
 
 def make_manifest(root: Path, seed: int = SPLIT_SEED) -> list[Sample]:

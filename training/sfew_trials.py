@@ -23,7 +23,16 @@ from training.false_positives import reviewed_false_positives
 from training.fer2013 import load_fer
 from training.loop import fit, predict
 from training.presets import TrainConfig, channel_stats, make_config
-from training.sfew import VALIDATION, check_data_matches, manifest_hash, read_manifest, validation_sides
+from training.sfew import (
+    CROSS_VALIDATION,
+    VALIDATION,
+    check_data_matches,
+    check_fold,
+    fold_sides,
+    manifest_hash,
+    read_manifest,
+    validation_sides,
+)
 
 RUNS_DIR = Path("runs")
 
@@ -55,13 +64,21 @@ def load_crops(root: Path, detector: str = VIOLA_JONES, margin_cap: float = 0.0)
     return build_crops(root, samples, PreprocessParams(detector=DETECTOR_PRESETS[detector], margin_cap=margin_cap))
 
 
-def split_arrays(crops: CropSet, split: str, false_positives: set[str]) -> tuple[Split, Split]:
-    """Train and test faces of one split: frames with no face, or whose box was reviewed as not a
-    face, are excluded (Table 1 counts them)."""
+def fold_of(split: str, seed: int) -> int:
+    """The fold a trial holds out: its seed on ``cv``, else 0 (every seed shares one cut)."""
+    return seed if split == CROSS_VALIDATION else 0
+
+
+def split_arrays(crops: CropSet, split: str, false_positives: set[str], fold: int = 0) -> tuple[Split, Split]:
+    """Train and test faces of one split (of ``cv``: its fold ``fold``): frames with no face, or whose
+    box was reviewed as not a face, are excluded (Table 1 counts them)."""
     usable = np.array([crops.detected[i] and s.relpath not in false_positives for i, s in enumerate(crops.samples)])
     labels = np.array([s.label for s in crops.samples], dtype=np.int64)
     if split == VALIDATION:  # "test" is then the held-out films of the fixed split's training side
         sides = validation_sides(crops.samples)
+        side = np.array([sides[s.relpath] for s in crops.samples])
+    elif split == CROSS_VALIDATION:
+        sides = fold_sides(crops.samples, fold)
         side = np.array([sides[s.relpath] for s in crops.samples])
     else:
         side = np.array([s.split(split) for s in crops.samples])
@@ -72,8 +89,9 @@ def split_arrays(crops: CropSet, split: str, false_positives: set[str]) -> tuple
     return parts[0], parts[1]
 
 
-def sfew_faces(root: Path, config: TrainConfig, split: str) -> tuple[Split, Split]:
-    """Train and test faces at the recipe's input size, from the recipe's detector(s).
+def sfew_faces(root: Path, config: TrainConfig, split: str, fold: int = 0) -> tuple[Split, Split]:
+    """Train and test faces at the recipe's input size, from the recipe's detector(s); ``fold``: which
+    of ``cv``'s folds is held out (a ``cv`` trial's seed).
 
     ``both``: the training side takes each frame's Viola-Jones and YuNet crop (two framings of one
     face); the test side stays Viola-Jones, the same test faces as every paper-faithful row.
@@ -82,7 +100,7 @@ def sfew_faces(root: Path, config: TrainConfig, split: str) -> tuple[Split, Spli
     parts = []
     for detector in detectors:
         reviewed = reviewed_false_positives(detector) if config.exclude_false_positives else set()
-        parts.append(split_arrays(load_crops(root, detector, config.margin_cap), split, reviewed))
+        parts.append(split_arrays(load_crops(root, detector, config.margin_cap), split, reviewed, fold))
     train = Split(np.concatenate([p[0].crops for p in parts]), np.concatenate([p[0].labels for p in parts]))
     return train.resized(config.input_size), parts[0][1].resized(config.input_size)
 
@@ -120,8 +138,9 @@ def run_trials(
     """``fer_root``: FER-2013 train folder; presets with ``extra_per_epoch`` mix its training part
     into every epoch, and with ``score_fer`` its held-out part is scored after each trial."""
     config = make_config(preset, **(overrides or {}))
-    train, test = sfew_faces(root, config, split)
-    params = preprocess_for(train, config)
+    if split == CROSS_VALIDATION:
+        for seed in seeds:
+            check_fold(seed)  # before any training
     fer_train = fer_val = None
     if fer_root is not None:
         fer_train, fer_val = load_fer(fer_root)
@@ -129,6 +148,7 @@ def run_trials(
     if config.extra_per_epoch and fer_train is None:
         raise ValueError(f"preset {preset} mixes in FER-2013: pass --fer")
     records = []
+    faces: dict[int, tuple[Split, Split, PreprocessParams]] = {}  # cut once per fold
     for seed in seeds:
         out = RUNS_DIR / (name or preset) / split / f"seed{seed}"
         metrics_path = out / "metrics.json"
@@ -136,6 +156,11 @@ def run_trials(
             records.append(finished)
             print(f"{metrics_path} is complete; skipped")
             continue
+        fold = fold_of(split, seed)
+        if fold not in faces:
+            train, test = sfew_faces(root, config, split, fold)
+            faces[fold] = train, test, preprocess_for(train, config)
+        train, test, params = faces[fold]
         result = fit(
             config,
             params,

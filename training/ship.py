@@ -30,7 +30,7 @@ from training.fer2013 import load_fer
 from training.loop import logits
 from training.models import Averaged, load_net
 from training.presets import TrainConfig
-from training.sfew import VALIDATION
+from training.sfew import CROSS_VALIDATION, FOLDS, VALIDATION
 from training.sfew_trials import sfew_faces
 from training.table2 import summarise
 
@@ -178,15 +178,11 @@ def compare_variants(
         raise ValueError("the networks to average must share one input size")
     fer_val = load_fer(fer_root)[1].resized(params.input_size)
     fer_views = [view_logits(net, fer_val, params) for net in nets]
-    film_views, sfew_val = None, None
+    film_views, val_labels, val_words = None, None, ""
     if val_runs:
         if len(val_runs) != len(runs) or sfew_root is None:
             raise ValueError("--val-runs needs one counterpart per run, and the SFEW data")
-        val_records, val_nets = zip(*(load_net(run) for run in val_runs), strict=True)
-        if any(r.get("split", VALIDATION) != VALIDATION for r in val_records):
-            raise ValueError("every --val-runs trial must come from the validation split")
-        sfew_val = sfew_faces(sfew_root, TrainConfig(**val_records[0]["config"]), VALIDATION)[1]
-        film_views = [view_logits(net, sfew_val, params) for net in val_nets]
+        film_views, val_labels, val_words = validation_views(val_runs, sfew_root, params)
     labels = [_label(run, record) for run, record in zip(runs, records, strict=True)]
     cost: dict[tuple, float] = {}  # one measurement per kind of graph: the members' architectures and the mirror
     rows = []
@@ -195,8 +191,8 @@ def compare_variants(
             fer_acc = variant_accuracy(fer_views, fer_val.labels, members, mirror)
             row = {"networks": [labels[m] for m in members], "mirror": mirror, "fer2013_heldout_acc": round(fer_acc, 4)}
             parts = [fer_acc]
-            if film_views is not None and sfew_val is not None:
-                films_acc = variant_accuracy(film_views, sfew_val.labels, members, mirror)
+            if film_views is not None and val_labels is not None:
+                films_acc = variant_accuracy(film_views, val_labels, members, mirror)
                 row["sfew_val_films_acc"] = round(films_acc, 4)
                 parts.append(films_acc)
             row["validation_acc"] = round(float(np.mean(parts)), 4)
@@ -206,7 +202,7 @@ def compare_variants(
             row["onnx_ms_per_face_batch8"] = cost[kind]
             rows.append(row)
             print(row, flush=True)
-    both = sfew_val is not None
+    both = val_labels is not None
     affordable = [r for r in rows if r["onnx_ms_per_face_batch8"] <= COST_BUDGET_MS]
     chosen = max(affordable, key=lambda r: r["validation_acc"]) if affordable else None
     lines = [
@@ -220,8 +216,7 @@ def compare_variants(
         "",
         f"Rule, fixed before looking: the best validation accuracy at most {COST_BUDGET_MS} ms per face"
         + (
-            f"; validation is the mean of the FER-2013 held-out part and the {len(sfew_val.labels)} SFEW faces of "
-            "the films held out of the fixed split's training side."
+            f"; validation is the mean of the FER-2013 held-out part and {val_words}."
             if both
             else " (the FER-2013 held-out part)."
         ),
@@ -245,6 +240,48 @@ def compare_variants(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     return rows
+
+
+def validation_views(
+    val_runs: list[Path], sfew_root: Path, params: PreprocessParams
+) -> tuple[list[np.ndarray], np.ndarray, str]:
+    """Each network's ``view_logits`` on SFEW validation faces, the faces' labels, and what they are.
+    A counterpart is a trial of the ``val`` split (scored on its held-out films), a ``cv`` folder of
+    trials (``runs/<preset>/cv``: fold k's trial on fold k's films, every training-side film once), or
+    a FER-2013 stage as it is (it never saw SFEW: one network for every face). The SFEW trials must
+    all be of one kind."""
+    trials = [run for run in val_runs if run.suffix != ".pt"]
+    if not trials:
+        raise ValueError("--val-runs: at least one SFEW trial is needed to cut the validation faces")
+    cross = [run.name == CROSS_VALIDATION for run in trials]
+    if any(cross) != all(cross):
+        raise ValueError("--val-runs: give every SFEW trial from one split: all val trials or all cv folders")
+    folds = list(range(FOLDS)) if all(cross) else [0]
+    split = CROSS_VALIDATION if all(cross) else VALIDATION
+
+    def trial(run: Path, fold: int) -> tuple[dict, torch.nn.Module]:
+        record, net = load_net(run / f"seed{fold}" if split == CROSS_VALIDATION else run)
+        if record.get("split", VALIDATION) != split or (split == CROSS_VALIDATION and record["seed"] != fold):
+            raise ValueError(f"{run}: not a {split} trial{f' of fold {fold}' if split == CROSS_VALIDATION else ''}")
+        return record, net
+
+    config = TrainConfig(**trial(trials[0], 0)[0]["config"])
+    stages = {i: load_net(run)[1] for i, run in enumerate(val_runs) if run.suffix == ".pt"}
+    views: list[list[np.ndarray]] = [[] for _ in val_runs]
+    labels = []
+    for fold in folds:
+        faces = sfew_faces(sfew_root, config, split, fold)[1]
+        labels.append(faces.labels)
+        for i, run in enumerate(val_runs):
+            views[i].append(view_logits(stages[i] if i in stages else trial(run, fold)[1], faces, params))
+    n = sum(len(y) for y in labels)
+    words = (
+        f"the {n} SFEW faces of the fixed split's training side, each scored by the trial that held its film out "
+        f"({FOLDS} folds)"
+        if split == CROSS_VALIDATION
+        else f"the {n} SFEW faces of the films held out of the fixed split's training side"
+    )
+    return [np.concatenate(v, axis=1) for v in views], np.concatenate(labels), words
 
 
 def stage_transfer(stages: list[Path], sfew_root: Path, out: Path) -> list[dict]:

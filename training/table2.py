@@ -18,7 +18,7 @@ import numpy as np
 
 from face_pipeline import EMOTIONS
 from training.baselines import svm_baseline
-from training.sfew import VALIDATION
+from training.sfew import CROSS_VALIDATION, FOLDS, VALIDATION
 from training.sfew_trials import RUNS_DIR
 
 TRIALS_DIR = Path("reports/table2/trials")  # each finished trial's record, committed (no weights)
@@ -146,7 +146,7 @@ def _pct(values: list[float]) -> float | None:
 
 def summarise(run: str) -> dict:
     out: dict = {"run": run}
-    for split in ("random", "film", VALIDATION):
+    for split in ("random", "film", VALIDATION, CROSS_VALIDATION):
         trials = load_trials(run, split)
         out[split] = {
             "trials": len(trials),
@@ -155,6 +155,13 @@ def summarise(run: str) -> dict:
             "train_median": _pct([t["train_acc_eval"] for t in trials]),
             "fer_val_median": _pct([t["fer_val_acc"] for t in trials if "fer_val_acc" in t]),
         }
+    folds = load_trials(run, CROSS_VALIDATION)
+    # Each fold's trial on its own films, every training-side face once: the faces pooled, not a median.
+    out[CROSS_VALIDATION]["pooled"] = (
+        round(100 * sum(t["test_acc_stable"] * t["n_test"] for t in folds) / sum(t["n_test"] for t in folds), 1)
+        if sorted(t["seed"] for t in folds) == list(range(FOLDS))
+        else None
+    )
     return out
 
 
@@ -263,25 +270,28 @@ def write_table2(features_csv: Path, out: Path) -> dict:
         "# Table 2: test accuracy (%) on SFEW 675",
         "",
         "| model | paper | ours, fixed 80/20 split (median) | train acc | film-disjoint split (median) | "
-        "FER-2013 held-out | trials | SFEW validation films (median, trials) |",
-        "|---|---|---|---|---|---|---|---|",
+        "FER-2013 held-out | trials | SFEW validation films (median, trials) | SFEW training-side films, "
+        f"{FOLDS} folds (pooled) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         rnd, film = r["random"], r["film"]
         val = r.get(VALIDATION) or {"trials": 0, "test_median": None}
         trials = f"{rnd['trials']} + {film['trials']}" + (" †" if r.get("carried") else "")
         val_cell = f"{_fmt(val['test_median'])} ({val['trials']})" if val["trials"] else "—"
+        cv_cell = _fmt((r.get(CROSS_VALIDATION) or {}).get("pooled"))
         lines.append(
             f"| {r['label']} | {_fmt(r['paper'])} | {_fmt(rnd['test_median'])} | {_fmt(rnd['train_median'])} "
             f"| {_fmt(film['test_median'])} | {_fmt(None if r.get('carried') else rnd['fer_val_median'])} | {trials} "
-            f"| {val_cell} |"
+            f"| {val_cell} | {cv_cell} |"
         )
     lines += [
         "",
         "Test accuracy of one trial is the mean over its last 3 epochs (an averaged recipe's: its final "
         "networks', `training/ensemble_trials.py`); a cell is the median over seeds "
         "(the validation column: trials trained without the films held out of the fixed split's training "
-        "side, scored on those films; it chose the shipped recipe, the test sides did not) "
+        "side, scored on those films; it chose the shipped recipe, the test sides did not; the last column: "
+        f"every training-side film held out once, in {FOLDS} folds, one trial per fold, its faces pooled) "
         "(trials column: fixed split + film-disjoint split). Train accuracy is measured in evaluation mode at "
         "the end of training. The FER-2013 column is accuracy on the 10% of FER-2013 train we hold out "
         "(never trained on: `training/splits/fer2013_val.txt`). '—': not run. Test faces are the largest "
