@@ -53,9 +53,20 @@ LONG_CANDIDATES := $(CASCADE)/random/seed0 $(LONG_POOL) $(CASCADE)/random/seed1 
 	$(LONG)/random/seed1 $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt
 LONG_VAL_RUNS := $(CASCADE)/val/seed0 $(LONG_POOL) $(CASCADE)/val/seed1 $(LONG)/val/seed0 \
 	$(LONG)/val/seed1 $(ST)/fer-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt
-# The shipped set, the rule's pick in reports/shipped_variants_long.md: the capped cascade's seed 0, this
-# FER-2013 stage, and the other lineage's cascade, seed 1.
-SHIPPED_STAGE := $(ST)/fer-polish80-of-seed1-mobilenet.pt
+# v3.5's FER-2013 stage (the rule's pick in reports/shipped_variants_long.md, with the capped cascade's seed 0 and
+# the other lineage's cascade, seed 1).
+V35_STAGE := $(ST)/fer-polish80-of-seed1-mobilenet.pt
+LONG_WISE := runs/cascade80-cap25-long-wise50-mobilenet-both
+# The pool again, one network per recipe, each judged on every training-side film by its recipe's cv folds
+# (reports/shipped_variants_cv.md): a recipe's two seeds would have one counterpart there.
+CV_POOL := $(V35_STAGE) $(ST)/fer-polish80-of-stage80-mobilenet.pt $(ST)/fer-polish80-mobilenet.pt \
+	$(ST)/fer-long-polish80-mobilenet.pt
+CV_CANDIDATES := $(CASCADE)/random/seed0 $(CV_POOL) $(LONG)/random/seed1 $(WISE)/random/seed0 \
+	$(LONG_WISE)/random/seed1
+CV_VAL_RUNS := $(CASCADE)/cv $(CV_POOL) $(LONG)/cv $(WISE)/cv $(LONG_WISE)/cv
+# The shipped set (v3.6), the rule's pick in reports/shipped_variants_cv.md: the capped cascade's seed 0, the
+# FER-2013 stage it started from, and the other lineage's WiSE-FT half, seed 1.
+SHIPPED_STAGE := $(ST)/fer-polish80-mobilenet.pt
 STAGES := $(ST)/fer-stage-mobilenet.pt $(ST)/fer-polish-mobilenet.pt $(ST)/fer-polish80-mobilenet.pt \
 	$(ST)/fer-polish96-mobilenet.pt $(ST)/fer-light-mobilenet.pt $(ST)/fer-long-mobilenet.pt \
 	$(ST)/fer-light-polish80-mobilenet.pt $(ST)/fer-long-polish80-mobilenet.pt $(ST)/fer-stage-mobilenet-seed1.pt \
@@ -72,15 +83,19 @@ train: setup-dev weights
 	$(PY) -m training sweep --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training ensembles --recipes cascade80-cap25-mobilenet-both cascade80-cap25-long-mobilenet-both \
 		cascade80-cap25-wise50-mobilenet-both cascade80-cap25-long-wise50-mobilenet-both --split val --data $(DATA)/sfew675
+	$(PY) -m training ensembles --recipes cascade80-cap25-mobilenet-both cascade80-cap25-long-mobilenet-both \
+		cascade80-cap25-wise50-mobilenet-both cascade80-cap25-long-wise50-mobilenet-both --split cv --data $(DATA)/sfew675
 	$(PY) -m training table2 --data $(DATA)/sfew675
 	$(PY) -m training variants --runs $(CANDIDATES) --val-runs $(VAL_RUNS) --data $(DATA)/sfew675 \
 		--fer $(DATA)/fer2013/train --out reports/shipped_variants_cap25.md
 	$(PY) -m training variants --runs $(LONG_CANDIDATES) --val-runs $(LONG_VAL_RUNS) --data $(DATA)/sfew675 \
 		--fer $(DATA)/fer2013/train --out reports/shipped_variants_long.md
+	$(PY) -m training variants --runs $(CV_CANDIDATES) --val-runs $(CV_VAL_RUNS) --data $(DATA)/sfew675 \
+		--fer $(DATA)/fer2013/train --out reports/shipped_variants_cv.md
 	$(PY) -m training transfer --stages $(STAGES) --data $(DATA)/sfew675
-	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(SHIPPED_STAGE) $(LONG)/random/seed1 \
+	$(PY) -m training export --runs $(CASCADE)/random/seed0 $(SHIPPED_STAGE) $(LONG_WISE)/random/seed1 \
 		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
-	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(SHIPPED_STAGE) $(LONG)/film/seed1 --out runs/film/face_emotion.onnx \
+	$(PY) -m training export --runs $(CASCADE)/film/seed0 $(SHIPPED_STAGE) $(LONG_WISE)/film/seed1 --out runs/film/face_emotion.onnx \
 		--data $(DATA)/sfew675 --fer $(DATA)/fer2013/train
 	$(PY) -m training end-to-end --data $(DATA)/sfew675 --fer $(DATA)/fer2013/train --film-model runs/film/face_emotion.onnx
 
