@@ -114,6 +114,7 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
     ("ensemble-cap25-lineages-val", "ensemble-cap25-lineages", VALIDATION, {}, None, False),
     ("ensemble-cap25-lineages-random", "ensemble-cap25-lineages", "random", {}, None, True),
     ("ensemble-cap25-lineages-film", "ensemble-cap25-lineages", "film", {}, None, False),
+    ("ensemble-cap25-lineages-cv", "ensemble-cap25-lineages", CROSS_VALIDATION, {}, None, False),
     ("mirror-cap25-long-val", "mirror-cap25-long", VALIDATION, {}, None, False),
     ("mirror-cap25-long-random", "mirror-cap25-long", "random", {}, None, True),
     ("mirror-cap25-long-film", "mirror-cap25-long", "film", {}, None, False),

@@ -102,13 +102,17 @@ ROWS: list[tuple[str, str, float | None]] = [
     ),
     ("the same averaged with its FER-2013 stage, half and half", "cascade80-cap25-wise50-mobilenet-both", None),
     (
-        "the capped cascade from another FER-2013 lineage (fer-long-polish80): a member of the shipped model",
+        "the capped cascade from another FER-2013 lineage (fer-long-polish80): a member of v3.5",
         "cascade80-cap25-long-mobilenet-both",
         None,
     ),
-    ("the same averaged with its FER-2013 stage, half and half", "cascade80-cap25-long-wise50-mobilenet-both", None),
     (
-        "the two lineages' capped cascades averaged, seed by seed (two networks: the shipped model's pair of cascades)",
+        "the same averaged with its FER-2013 stage, half and half: a member of the shipped model (v3.6)",
+        "cascade80-cap25-long-wise50-mobilenet-both",
+        None,
+    ),
+    (
+        "the two lineages' capped cascades averaged, seed by seed (two networks: v3.5's pair of cascades)",
         "ensemble-cap25-lineages",
         None,
     ),
