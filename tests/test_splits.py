@@ -119,6 +119,7 @@ def test_cross_validation_holds_every_training_side_film_out_once_fold_0_being_t
     for s in samples:
         assert (folds[s.relpath] == -1) == (s.split_random == "test")  # never the fixed split's test side
         assert (folds[s.relpath] == 0) == (val[s.relpath] == "test")  # fold 0: the val films, as before
+    assert fold_sides(samples, 0) == val  # so the val split is cv's fold 0, sides and all
     film_folds = defaultdict(set)
     for s in samples:
         if folds[s.relpath] >= 0:  # the fixed split itself is random: a film can sit on both of its sides

@@ -31,7 +31,6 @@ from training.sfew import (
     fold_sides,
     manifest_hash,
     read_manifest,
-    validation_sides,
 )
 
 RUNS_DIR = Path("runs")
@@ -74,11 +73,8 @@ def split_arrays(crops: CropSet, split: str, false_positives: set[str], fold: in
     box was reviewed as not a face, are excluded (Table 1 counts them)."""
     usable = np.array([crops.detected[i] and s.relpath not in false_positives for i, s in enumerate(crops.samples)])
     labels = np.array([s.label for s in crops.samples], dtype=np.int64)
-    if split == VALIDATION:  # "test" is then the held-out films of the fixed split's training side
-        sides = validation_sides(crops.samples)
-        side = np.array([sides[s.relpath] for s in crops.samples])
-    elif split == CROSS_VALIDATION:
-        sides = fold_sides(crops.samples, fold)
+    if split in (VALIDATION, CROSS_VALIDATION):  # "test": held-out films of the fixed split's training side
+        sides = fold_sides(crops.samples, fold_of(split, fold))  # val is cv's fold 0
         side = np.array([sides[s.relpath] for s in crops.samples])
     else:
         side = np.array([s.split(split) for s in crops.samples])
