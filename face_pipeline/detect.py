@@ -65,7 +65,7 @@ def detect_faces(
     wanted = params.min_size if min_size is None else min_size
     if params.kind == YUNET:
         height, width = rgb.shape[:2]
-        found = [Box(*b) for b in mapped_boxes(yunet_raw(rgb, params), params, width, height)]
+        found = [Box(*b) for b in mapped_boxes(yunet_raw(rgb, params, wanted), params, width, height)]
         return sorted((b for b in found if min(b.width, b.height) >= wanted), key=_largest_first)[:limit]
     grey, scale = detection_grey(rgb, params)
     # The cascade's own window is 24x24, so nothing smaller can be found anyway.

@@ -33,6 +33,11 @@ class DetectorParams:
     back to the original pixels. For Viola-Jones 1280 leaves a 720x576 SFEW frame untouched (paper-faithful)
     and only protects against huge uploads. ``min_size`` is in original-image pixels and applies
     to the (mapped) box.
+
+    ``min_face_px`` (0: off) keeps a large photo from being shrunk so far that a face of ``min_size``
+    original pixels falls under that many pixels: such a photo is seen at the side that keeps it there,
+    past ``max_side`` but never past ``largest_side``. A group photo's small faces are then found as a
+    SFEW frame's are, while an image up to 720 px is seen as before (``face_pipeline.yunet.detection_side``).
     """
 
     kind: str = VIOLA_JONES
@@ -46,6 +51,8 @@ class DetectorParams:
     box_scale: float = 1.0
     box_dx: float = 0.0
     box_dy: float = 0.0
+    min_face_px: float = 0.0
+    largest_side: int = 1280
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,8 +73,19 @@ FAST_DETECTOR = DetectorParams(max_side=320, scale_factor=1.2, min_neighbors=2)
 # `python -m training box-map` (reports/detectors/box_map.json). Images under 160 px are enlarged to
 # it: YuNet finds the face in 76% of FER-2013's held-out 48 px faces as they are, 96% at 160 px
 # (`python -m training end-to-end`, reports/detectors/end_to_end.md); 224 px found 0.7 points more in
-# a one-off check, for 40% more time on them.
-YUNET_DETECTOR = DetectorParams(kind=YUNET, max_side=320, min_side=160, box_scale=1.01, box_dx=-0.0004, box_dy=-0.0281)
+# a one-off check, for 40% more time on them. A face of min_size (30 px) in a 720-px SFEW frame seen at
+# 320 px is 13.3 px: larger photos are not shrunk further than that, up to 1280 px, so a group photo's
+# small faces are found too (faces found in mosaics of SFEW frames: `python -m benchmarks.group_photos`).
+YUNET_DETECTOR = DetectorParams(
+    kind=YUNET,
+    max_side=320,
+    min_side=160,
+    box_scale=1.01,
+    box_dx=-0.0004,
+    box_dy=-0.0281,
+    min_face_px=320 * 30 / 720,
+    largest_side=1280,
+)
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,25 @@ def _detector(score_threshold: float, width: int, height: int) -> cv2.FaceDetect
     return detector
 
 
-def yunet_raw(rgb: np.ndarray, params: DetectorParams) -> np.ndarray:
-    """YuNet's own detections in original pixels: (N, 15) rows of x, y, w, h, 5 landmarks, score."""
-    rgb, scale = fit_sides(rgb, params.min_side, params.max_side)
+def detection_side(longer_side: int, params: DetectorParams, min_size: int | None = None) -> int:
+    """The longest side YuNet may see an image of ``longer_side`` pixels at: ``max_side``, or more where a
+    face of ``min_size`` (default ``params.min_size``) original pixels would fall under ``min_face_px``
+    there, up to ``largest_side``."""
+    if params.min_face_px <= 0:
+        return params.max_side
+    wanted = max(1, params.min_size if min_size is None else min_size)
+    needed = math.ceil(longer_side * params.min_face_px / wanted - 1e-9)
+    return max(params.max_side, min(needed, params.largest_side))
+
+
+def yunet_raw(rgb: np.ndarray, params: DetectorParams, min_size: int | None = None) -> np.ndarray:
+    """YuNet's own detections in original pixels: (N, 15) rows of x, y, w, h, 5 landmarks, score.
+
+    ``min_size``: the smallest face wanted, in original pixels (default ``params.min_size``); with
+    ``params.min_face_px`` it decides how far a large image may be shrunk (``detection_side``).
+    """
+    max_side = detection_side(max(rgb.shape[:2]), params, min_size)
+    rgb, scale = fit_sides(rgb, params.min_side, max_side)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     _, faces = _detector(params.score_threshold, bgr.shape[1], bgr.shape[0]).detect(bgr)
     if faces is None:

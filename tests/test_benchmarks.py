@@ -1,4 +1,4 @@
-"""The accuracy comparison with the `fer` library: its worker protocol and scoring (no fer, no data needed)."""
+"""Benchmarks' own logic: the `fer` comparison's worker protocol and scoring, the group-photo mosaics."""
 
 from __future__ import annotations
 
@@ -52,3 +52,20 @@ def test_a_missed_face_counts_as_wrong_and_each_class_is_scored_on_its_own_image
     assert row["accuracy"] == 0.5
     assert row["per_class"]["Happy"] == 0.5 and row["per_class"]["Sad"] == 0.5
     assert row["per_class"]["Fear"] is None  # no Fear image to score
+
+
+def test_group_photo_tiles_keep_each_frames_face_and_score_it_by_overlap() -> None:
+    """The mosaic benchmark: tiles row by row, each frame's face moved to its tile, a face found only by a
+    box on it (IoU >= 0.5), a frame without a face not counted."""
+    from benchmarks.group_photos import found, mosaic, tile_faces
+    from face_pipeline import Box, read_image_file
+
+    face = read_image_file(str(Path(__file__).parent / "fixtures" / "face.jpg"))  # 256 px
+    frames = [face, face[::-1].copy(), face, face]
+    image = mosaic(frames, 2)
+    assert image.shape == (512, 512, 3)
+    assert (image[256:, :256] == face).all() and (image[:256, 256:] == face[::-1]).all()
+    truth = [Box(10, 20, 50, 50), None, Box(0, 0, 40, 40), Box(100, 100, 60, 60)]
+    faces = tile_faces(frames, 2, truth)
+    assert faces == [Box(10, 20, 50, 50), None, Box(0, 256, 40, 40), Box(356, 356, 60, 60)]
+    assert found([Box(12, 22, 50, 50), Box(356, 356, 60, 60), Box(0, 0, 40, 40)], faces) == 2

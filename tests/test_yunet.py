@@ -48,6 +48,35 @@ def test_a_face_that_fills_a_small_image_is_found_by_enlarging_it() -> None:
     assert found.width >= 24
 
 
+def test_detection_side_keeps_a_min_size_face_as_large_as_in_a_sfew_frame() -> None:
+    """720 px (a SFEW frame) and smaller: max_side, as before; larger photos in proportion, up to
+    largest_side; a client's larger min_size lets a large photo shrink further; 0 switches it off."""
+    from face_pipeline.yunet import detection_side
+
+    assert detection_side(720, YUNET_DETECTOR) == detection_side(256, YUNET_DETECTOR) == 320
+    assert detection_side(1440, YUNET_DETECTOR) == 640
+    assert detection_side(8000, YUNET_DETECTOR) == YUNET_DETECTOR.largest_side
+    assert detection_side(4032, YUNET_DETECTOR, min_size=200) == 320
+    assert detection_side(4032, YUNET_DETECTOR, min_size=60) == 896
+    assert detection_side(8000, replace(YUNET_DETECTOR, min_face_px=0.0)) == 320
+
+
+def test_small_faces_in_a_large_photo_are_found() -> None:
+    """64 faces of 50 px in a 2048-px photo: at 320 px they are 8 px and YuNet finds none of them;
+    kept at min_face_px (here 908 px) it finds every one, each on its own tile."""
+    rgb = read_image_file(str(FIXTURES / "face.jpg"))  # 256 px, one 50-px face
+    (single,) = detect_faces(rgb, YUNET_DETECTOR)
+    group = np.ascontiguousarray(np.tile(rgb, (8, 8, 1)))
+    assert len(detect_faces(group, replace(YUNET_DETECTOR, min_face_px=0.0))) < 8
+    found = detect_faces(group, YUNET_DETECTOR)
+    assert len(found) == 64
+    tiles = {(b.y // 256, b.x // 256) for b in found}
+    assert len(tiles) == 64
+    for box in found:  # each where the face is on its tile, framed as in the photo alone
+        moved = single._replace(x=single.x + box.x // 256 * 256, y=single.y + box.y // 256 * 256)
+        assert iou(box, moved) > 0.7
+
+
 def test_garbage_rows_from_yunet_are_dropped_not_a_crash() -> None:
     """On images under its stride, YuNet sometimes returns NaN rows (uninitialised memory: it varies
     from call to call); round(NaN) would have been a 500."""
