@@ -395,7 +395,7 @@ def ship(
     }
     arch = "+".join(dict.fromkeys(r["config"]["arch"] for r in records))
     presets = "+".join(dict.fromkeys(r["preset"] for r in records))
-    version = f"3.6.0+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
+    version = f"3.6.1+{presets}.seeds{''.join(map(str, seeds))}{'.mirror' if mirror else ''}"
     worst = export_onnx(model, params, out, f"{arch}-emotion", version, provenance, metrics, calibration["temperature"])
     if out.stat().st_size > MAX_MODEL_BYTES:
         raise ValueError(f"{out} is {out.stat().st_size} bytes, over the {MAX_MODEL_BYTES} budget")
