@@ -10,7 +10,7 @@ IoU >= 0.5. Compared side by side on the same mosaics: YuNet always at 320 px (a
 thread, from the decoded mosaic to the boxes. Results: benchmarks/results/group_photos.{json,md} and a
 sample mosaic with every detector's boxes, reports/detectors/group_photo.jpg.
 
-    python -m benchmarks.group_photos              # every frame, mosaics of 1, 2x2, 3x3, 4x4 (~6 min)
+    python -m benchmarks.group_photos              # every frame, mosaics of 1, 2x2, 3x3, 4x4 (~5 min)
     python -m benchmarks.group_photos --every 3    # a quicker look
 """
 

@@ -36,8 +36,9 @@ class DetectorParams:
 
     ``min_face_px`` (0: off) keeps a large photo from being shrunk so far that a face of ``min_size``
     original pixels falls under that many pixels: such a photo is seen at the side that keeps it there,
-    past ``max_side`` but never past ``largest_side``. A group photo's small faces are then found as a
-    SFEW frame's are, while an image up to 720 px is seen as before (``face_pipeline.yunet.detection_side``).
+    past ``max_side`` but never past ``largest_side``, and at ``max_side`` too, for the close-ups YuNet misses
+    when a face fills what it sees (the two passes' faces merged). A group photo's small faces are then found
+    as a SFEW frame's are, while an image up to 720 px is seen once, as before (``face_pipeline.yunet``).
     """
 
     kind: str = VIOLA_JONES

@@ -73,9 +73,24 @@ def yunet_raw(rgb: np.ndarray, params: DetectorParams, min_size: int | None = No
     """YuNet's own detections in original pixels: (N, 15) rows of x, y, w, h, 5 landmarks, score.
 
     ``min_size``: the smallest face wanted, in original pixels (default ``params.min_size``); with
-    ``params.min_face_px`` it decides how far a large image may be shrunk (``detection_side``).
+    ``params.min_face_px`` it decides how far a large image may be shrunk (``detection_side``). A photo
+    seen larger than ``max_side`` is also seen at ``max_side``, and the two passes' faces merged: YuNet
+    misses a face that fills most of what it sees (a close-up seen at 456 px instead of 320), so the
+    larger pass adds the small faces without losing the large ones.
     """
-    max_side = detection_side(max(rgb.shape[:2]), params, min_size)
+    fine = detection_side(max(rgb.shape[:2]), params, min_size)
+    if fine <= params.max_side:
+        return _yunet_at(rgb, params, params.max_side)
+    both = np.concatenate([_yunet_at(rgb, params, params.max_side), _yunet_at(rgb, params, fine)])
+    both = both[np.isfinite(both).all(axis=1)]
+    if len(both) == 0:
+        return both
+    # One face found at both sizes is two overlapping rows: keep the better-scoring one, as YuNet's own NMS does.
+    keep = cv2.dnn.NMSBoxes(both[:, :4].tolist(), both[:, -1].tolist(), 0.0, NMS_THRESHOLD)
+    return both[np.asarray(keep, dtype=np.int64).reshape(-1)]
+
+
+def _yunet_at(rgb: np.ndarray, params: DetectorParams, max_side: int) -> np.ndarray:
     rgb, scale = fit_sides(rgb, params.min_side, max_side)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     _, faces = _detector(params.score_threshold, bgr.shape[1], bgr.shape[0]).detect(bgr)

@@ -77,6 +77,24 @@ def test_small_faces_in_a_large_photo_are_found() -> None:
         assert iou(box, moved) > 0.7
 
 
+def test_a_close_up_in_a_large_photo_is_still_found() -> None:
+    """A face filling a 2048-px photo: seen only at the larger side (910 px) YuNet misses it, so the
+    photo is also seen at max_side and the two passes merged: one face, not two."""
+    import cv2
+
+    from face_pipeline.yunet import detection_side
+
+    rgb = read_image_file(str(FIXTURES / "face.jpg"))
+    (box,) = detect_faces(rgb, YUNET_DETECTOR)
+    face = rgb[box.y : box.y + box.height, box.x : box.x + box.width]
+    close_up = cv2.resize(face, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    fine = detection_side(2048, YUNET_DETECTOR)
+    assert fine > YUNET_DETECTOR.max_side
+    assert detect_faces(close_up, replace(YUNET_DETECTOR, max_side=fine)) == []
+    (found,) = detect_faces(close_up, YUNET_DETECTOR)
+    assert found.width > 1500
+
+
 def test_garbage_rows_from_yunet_are_dropped_not_a_crash() -> None:
     """On images under its stride, YuNet sometimes returns NaN rows (uninitialised memory: it varies
     from call to call); round(NaN) would have been a 500."""
