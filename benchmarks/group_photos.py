@@ -17,8 +17,6 @@ sample mosaic with every detector's boxes, reports/detectors/group_photo.jpg.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -30,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.results_io import save_results
-from benchmarks.sfew import RESULTS, ROOT, sfew_dir, sfew_frames
+from benchmarks.sfew import RESULTS, ROOT, run_meta, sfew_frames
 from face_pipeline import PAPER_DETECTOR, Box, DetectorParams, detect_faces, iou, read_image_file
 from face_pipeline.params import YUNET_DETECTOR
 
@@ -160,11 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         for i in range(0, len(shuffled) - grid * grid + 1, grid * grid)
     ]
     meta = {
-        "frames": len(frames),
-        "sfew": str(sfew_dir(args.sfew)),
-        "cpu": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
-        "load_average": os.getloadavg()[0],
-        "opencv": cv2.__version__,
+        **run_meta(frames, args.sfew),
         "detectors": {name: params.to_dict() for name, params in DETECTORS.items()},
     }
     with ProcessPoolExecutor(args.workers) as pool:

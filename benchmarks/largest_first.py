@@ -16,8 +16,6 @@ Results: benchmarks/results/largest_first.{json,md}.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -28,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.results_io import save_results
-from benchmarks.sfew import RESULTS, sfew_dir, sfew_frames
+from benchmarks.sfew import RESULTS, run_meta, sfew_frames
 from face_pipeline import FAST_DETECTOR, PAPER_DETECTOR, DetectorParams, detect_faces, read_image_file
 from face_pipeline import detect as detect_module
 
@@ -118,11 +116,7 @@ def main(argv: list[str] | None = None) -> None:
 
     frames = sfew_frames(args.sfew, args.every)
     meta = {
-        "frames": len(frames),
-        "sfew": str(sfew_dir(args.sfew)),
-        "cpu": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
-        "load_average": os.getloadavg()[0],
-        "opencv": cv2.__version__,
+        **run_meta(frames, args.sfew),
         "largest_first_up_to": args.largest_first_up_to,
     }
     with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(args.largest_first_up_to,)) as pool:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
+from typing import Any
+
+import cv2
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SFEW = ROOT.parent / "shared" / "data" / "sfew675" / "images"
@@ -24,3 +28,14 @@ def sfew_frames(path: str | Path | None = None, every: int = 1) -> list[Path]:
     if not frames:
         raise SystemExit(f"no <Class>/*.jpg frames under {sfew_dir(path)}")
     return frames[::every]
+
+
+def run_meta(frames: list[Path] | list[str], sfew: str | Path | None) -> dict[str, Any]:
+    """What a detection benchmark's figures depend on: the frames, the machine, its load, OpenCV."""
+    return {
+        "frames": len(frames),
+        "sfew": str(sfew_dir(sfew)),
+        "cpu": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        "load_average": os.getloadavg()[0],
+        "opencv": cv2.__version__,
+    }
