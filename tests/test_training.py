@@ -269,6 +269,66 @@ def test_wise_serves_the_trained_network_averaged_with_its_init(tmp_path: Path) 
         fit(make_config("cascade80-wise50-mobilenet-both", init="none", epochs=1), params, train, {}, seed=0)
 
 
+def test_weight_average_follows_the_weights_with_a_warmed_up_decay_and_copies_counters() -> None:
+    from training.models import WeightAverage
+
+    net = torch.nn.BatchNorm1d(2)
+    average = WeightAverage(net, 0.9)
+    start = net.weight.detach().clone()
+    with torch.no_grad():
+        net.weight.fill_(3.0)
+    net.num_batches_tracked.fill_(5)
+    average.update(net)  # step 1: keeps min(0.9, 2 / 11) of the old weights
+    keep = 2 / 11
+    assert torch.allclose(average.state["weight"], keep * start + (1 - keep) * 3.0)
+    assert int(average.state["num_batches_tracked"]) == 5
+    for _ in range(200):
+        average.update(net)
+    assert torch.allclose(average.state["weight"], torch.full((2,), 3.0), atol=1e-6)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        WeightAverage(net, 1.0)
+
+
+def test_ema_serves_and_scores_the_moving_average_and_resumes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config("cascade80-cap25-ema-mobilenet-both", init="none", epochs=2, batch_size=7, input_size=64)
+    config.extra_per_epoch = 0
+    params, train, test = PreprocessParams(input_size=64), tiny_split(14, 64, 0), tiny_split(7, 64, 1)
+    averaged = fit(config, params, train, {"test": test}, seed=0, checkpoint=tmp_path / "ckpt.pt")
+    saved = torch.load(tmp_path / "ckpt.pt", weights_only=False)
+    served = averaged.net.state_dict()
+    name = "classifier.1.weight"
+    assert torch.allclose(served[name], saved["average"]["state"][name])
+    assert not torch.allclose(served[name], saved["model"][name])  # what trained is kept, the average served
+    assert saved["average"]["steps"] == 4  # two steps an epoch
+    assert averaged.predictions["test"] == predict(averaged.net, test.crops, params, "cpu").argmax(1).tolist()
+    # A finished run resumed serves its saved average again, not the trained weights.
+    again = fit(config, params, train, {"test": test}, seed=0, checkpoint=tmp_path / "ckpt.pt")
+    assert torch.equal(again.net.state_dict()[name], served[name])
+    # A run stopped during its second epoch goes on from the average of its first (dropout draws differ after a
+    # resume, as they do for any run, so the weights are compared with the checkpoint, not the other run).
+    from training import loop
+
+    one_epoch = loop.train_one_epoch
+
+    def stopped_in_epoch_2(*args: object, **kwargs: object) -> dict:
+        if args[5] == 1:
+            raise KeyboardInterrupt
+        return one_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_one_epoch", stopped_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, params, train, {}, seed=0, checkpoint=tmp_path / "resumed.pt")
+    assert torch.load(tmp_path / "resumed.pt", weights_only=False)["average"]["steps"] == 2
+    monkeypatch.setattr(loop, "train_one_epoch", one_epoch)
+    resumed = fit(config, params, train, {"test": test}, seed=0, checkpoint=tmp_path / "resumed.pt")
+    finished = torch.load(tmp_path / "resumed.pt", weights_only=False)["average"]
+    assert finished["steps"] == 4
+    assert torch.equal(resumed.net.state_dict()[name], finished["state"][name])
+    assert torch.allclose(resumed.net.state_dict()[name], served[name], atol=2e-3)
+
+
 def test_distillation_learns_the_teachers_probabilities_not_only_the_labels() -> None:
     from training.distill import soft_targets
     from training.loop import DISTILL_TEMPERATURE, _loss

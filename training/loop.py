@@ -19,7 +19,7 @@ from tqdm import tqdm
 from face_pipeline import PreprocessParams
 from training import augment
 from training.faces import Split
-from training.models import build_model, early_layers, interpolate_weights
+from training.models import WeightAverage, build_model, early_layers, interpolate_weights
 from training.presets import TrainConfig, to_input, train_augmentation
 
 # Distillation (training/distill.py) softens the teachers' and the network's outputs alike by this much,
@@ -133,6 +133,7 @@ def train_one_epoch(
     gen: torch.Generator,
     device: str,
     desc: str,
+    average: WeightAverage | None = None,
 ) -> dict:
     net.train()
     if config.freeze_early:  # frozen BatchNorm layers keep their ImageNet statistics
@@ -162,6 +163,8 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if average is not None:
+            average.update(net)
         seen += len(idx)
         correct += int((output.argmax(1) == y).sum())
         loss_sum += float(loss.detach()) * len(idx)
@@ -176,10 +179,19 @@ def train_one_epoch(
     }
 
 
-def save_checkpoint(path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, history: list[dict]) -> None:
+def save_checkpoint(
+    path: Path,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    history: list[dict],
+    average: WeightAverage | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "history": history}, tmp)
+    state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
+    if average is not None:
+        state["average"] = average.state_dict()
+    torch.save(state, tmp)
     tmp.replace(path)  # a session killed mid-write leaves the previous epoch's checkpoint intact
 
 
@@ -208,11 +220,16 @@ def fit(
     # With wise < 1 the network evaluated, returned and saved is the average with the init's weights; the
     # checkpoint keeps the trained one, so a resumed run goes on training what it trained.
     init_state = {k: v.detach().clone() for k, v in net.state_dict().items()} if config.wise != 1 else None
-    served = net if init_state is None else copy.deepcopy(net)
+    # With ema the moving average of the weights stands in for the trained network (and is what wise averages).
+    average = WeightAverage(net, config.ema) if config.ema else None
+    served = net if init_state is None and average is None else copy.deepcopy(net)
 
     def refresh_served() -> None:
+        trained = net.state_dict() if average is None else average.state
         if init_state is not None:
-            served.load_state_dict(interpolate_weights(init_state, net.state_dict(), config.wise))
+            served.load_state_dict(interpolate_weights(init_state, trained, config.wise))
+        elif average is not None:
+            served.load_state_dict(trained)
 
     if config.freeze_early:
         for module in early_layers(net, config.arch):
@@ -224,13 +241,15 @@ def fit(
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         result.history = state["history"]
+        if average is not None:
+            average.load_state_dict(state["average"])
     first = len(result.history)
     for epoch in range(first, config.epochs):
         # Seeded per epoch, so a resumed run draws what an uninterrupted one would have.
         rng = np.random.default_rng([seed, epoch])
         gen = torch.Generator().manual_seed(seed * 1000 + epoch)
         data = epoch_data(config, train, extra, rng)
-        record = train_one_epoch(net, optimizer, config, params, data, epoch, rng, gen, device, desc)
+        record = train_one_epoch(net, optimizer, config, params, data, epoch, rng, gen, device, desc, average)
         refresh_served()
         for name, split in evals.items():
             scores = evaluate(served, split, params, device)
@@ -243,7 +262,7 @@ def fit(
             flush=True,
         )
         if checkpoint is not None:
-            save_checkpoint(checkpoint, net, optimizer, result.history)
+            save_checkpoint(checkpoint, net, optimizer, result.history, average)
     if first >= config.epochs:  # resumed a finished run: predictions were not recomputed
         refresh_served()
         for name, split in evals.items():

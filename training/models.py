@@ -94,6 +94,36 @@ def interpolate_weights(start: dict[str, torch.Tensor], end: dict[str, torch.Ten
     return {k: torch.lerp(start[k], v, alpha) if v.is_floating_point() else v for k, v in end.items()}
 
 
+class WeightAverage:
+    """An exponential moving average of a network's weights and BatchNorm statistics, updated after each
+    optimiser step (``decay`` per step, warmed up as (1 + t) / (10 + t) so the first steps do not weigh
+    the starting weights for hundreds of steps); integer counters are copied."""
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        if not 0 < decay < 1:
+            raise ValueError(f"ema decay {decay} must be between 0 and 1")
+        self.decay = decay
+        self.steps = 0
+        self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        self.steps += 1
+        keep = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for name, value in net.state_dict().items():
+            if value.is_floating_point():
+                self.state[name].lerp_(value, 1 - keep)
+            else:
+                self.state[name].copy_(value)
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "state": self.state}
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.steps = saved["steps"]
+        self.state = saved["state"]
+
+
 def early_layers(model: nn.Module, arch: str) -> list[nn.Module]:
     """The blocks the paper suggests freezing against over-fitting: the stem and first stage."""
     if arch == "resnet18":
