@@ -109,6 +109,8 @@ STEPS: list[tuple[str, str, str, dict, str | None, bool]] = [
         None,
         False,
     ),
+    # The capped cascade serving the moving average of its weights (TrainConfig.ema), on the folds only.
+    ("cascade80-cap25-ema-both-cv", "cascade80-cap25-ema-mobilenet-both", CROSS_VALIDATION, {}, None, False),
     # Averaged recipes (no training of their own: the capped cascades' trials above, seed by seed): the two
     # lineages' cascades, and the rule's pick of every set on validation (`python -m training ensembles`).
     ("ensemble-cap25-lineages-val", "ensemble-cap25-lineages", VALIDATION, {}, None, False),

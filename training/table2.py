@@ -102,6 +102,11 @@ ROWS: list[tuple[str, str, float | None]] = [
     ),
     ("the same averaged with its FER-2013 stage, half and half", "cascade80-cap25-wise50-mobilenet-both", None),
     (
+        "the capped cascade serving the moving average of its weights (decay 0.995 a step; folds only)",
+        "cascade80-cap25-ema-mobilenet-both",
+        None,
+    ),
+    (
         "the capped cascade from another FER-2013 lineage (fer-long-polish80): a member of v3.5",
         "cascade80-cap25-long-mobilenet-both",
         None,
