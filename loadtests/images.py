@@ -154,15 +154,20 @@ def multipart(field: str, blobs: list[bytes], options: dict[str, str] | None = N
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
-def sfew_images(folder: str | Path, limit: int | None = None) -> list[bytes]:
-    """The bytes of the JPEG frames under ``folder`` (<Class>/*.jpg or flat), sorted, as stored."""
+def sfew_paths(folder: str | Path, limit: int | None = None) -> list[Path]:
+    """The JPEG frames under ``folder`` (<Class>/*.jpg or flat), sorted; with ``limit``, that many spread evenly."""
     root = Path(folder)
     paths = sorted(root.glob("*/*.jpg")) or sorted(root.glob("*.jpg"))
     if not paths:
         raise FileNotFoundError(f"no .jpg frames under {root}")
     if limit:
         paths = paths[:: max(1, len(paths) // limit)][:limit]
-    return [p.read_bytes() for p in paths]
+    return paths
+
+
+def sfew_images(folder: str | Path, limit: int | None = None) -> list[bytes]:
+    """The bytes of ``sfew_paths``' frames, as stored."""
+    return [p.read_bytes() for p in sfew_paths(folder, limit)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -43,8 +44,9 @@ from typing import Any
 import numpy as np
 import psutil
 
+from benchmarks.fer_library import FerWorker
 from face_pipeline.metadata import SHIPPED_MODEL
-from loadtests.images import CONTENT_TYPE, cached_synth_images, multipart
+from loadtests.images import CONTENT_TYPE, cached_synth_images, multipart, sfew_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "loadtests" / "results"
@@ -238,6 +240,53 @@ def run_reference(scenario: Scenario, args: argparse.Namespace, base_env: dict[s
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def duration_s(text: str) -> float:
+    """locust's --run-time (45s, 10m, 1h30m, or plain seconds) in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms]?)", text.strip())
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ValueError(f"not a duration: {text!r} (e.g. 45s, 10m, 1h30m)")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+
+
+def run_fer(worker: FerWorker, frames: int, seconds: float, chunk: int = 20) -> dict[str, Any]:
+    """The `fer` library in its one process over the same frames, in order and round again, for about
+    as long as a locust phase: frames/s to set against the service's, measured between its phases."""
+    done = faces = start = 0
+    spent = 0.0
+    while spent < seconds:
+        end = min(frames, start + chunk)
+        answer = worker.run(start, end)
+        spent += answer["seconds"]
+        faces += answer["faces"]
+        done += end - start
+        start = 0 if end == frames else end
+    return {"frames": done, "faces": faces, "seconds": spent, "frames_per_s": done / spent}
+
+
+def fer_summary(rounds: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
+    frames = sum(r["frames"] for r in rounds)
+    seconds = sum(r["seconds"] for r in rounds)
+    return {
+        "library": f"fer {info.get('fer', '?')} (TensorFlow {info.get('tensorflow', '?')}), one process",
+        "frames_per_s": frames / seconds if seconds else 0.0,
+        "faces_per_s": sum(r["faces"] for r in rounds) / seconds if seconds else 0.0,
+        "per_round": rounds,
+    }
+
+
+def against_fer(scenario: Scenario, fer_rounds: list[dict[str, Any]], fer_fps: float) -> dict[str, Any]:
+    """The scenario's frames/s over fer's, pooled over the run and round by round (each round's phase
+    against the fer phase that followed it)."""
+    per_round = [
+        p["tally"].get("images", 0) / p["seconds"] / r["frames_per_s"]
+        for p, r in zip(scenario.phases, fer_rounds, strict=False)
+        if p["seconds"] and r["frames_per_s"]
+    ]
+    images = sum(p["tally"].get("images", 0) for p in scenario.phases)
+    seconds = sum(p["seconds"] for p in scenario.phases)
+    return {"ratio": images / seconds / fer_fps if seconds and fer_fps else None, "per_round": per_round}
+
+
 def read_phase(out: Path, code: int, wall: float) -> dict[str, Any]:
     stats = {}
     with open(out / "locust_stats.csv", newline="") as handle:
@@ -389,6 +438,24 @@ def markdown(summary: dict[str, Any]) -> str:
                 f"| {r['scenario']} | {_fmt(r['ok_latency_ms'].get('p50_ms'))} | {ref['in_process_median_ms']:.0f} | "
                 f"{ref.get('p50_over_in_process', float('nan')):.2f} |"
             )
+    fer = summary.get("fer")
+    if fer:
+        per_round = ", ".join(f"{r['frames_per_s']:.2f}" for r in fer["per_round"])
+        lines += [
+            "",
+            f"Against {fer['library']} on the same frames, run after each round for as long as a phase: "
+            f"{fer['frames_per_s']:.2f} frames/s ({per_round} by round).",
+            "",
+            "| scenario | frames/s | vs fer | vs fer, by round |",
+            "|---|---|---|---|",
+        ]
+        for r in rows:
+            vs = r["vs_fer"]
+            lines.append(
+                f"| {r['scenario']} | {r['images_per_s']:.2f} | {vs['ratio']:.2f}x | "
+                + ", ".join(f"{v:.2f}x" for v in vs["per_round"])
+                + " |"
+            )
     shed = [r for r in rows if r.get("shed_latency_ms")]
     if shed:
         lines += [
@@ -429,6 +496,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference", action="store_true", help="after each phase, time the same frames in process (profile frames)"
     )
+    parser.add_argument(
+        "--fer",
+        type=Path,
+        metavar="VENV",
+        help="after each round, the fer library in one process on the same frames, from this virtual environment "
+        "(benchmarks/fer_library.py says how to make it, e.g. .cache/fer-venv); needs --sfew",
+    )
     parser.add_argument("--warmup-requests", type=int, default=4)
     parser.add_argument("--rss-interval", type=float, default=2.0, help="seconds between memory samples")
     parser.add_argument("--rss-window", type=float, default=60.0, help="seconds averaged at start and end for growth")
@@ -443,6 +517,14 @@ def main(argv: list[str] | None = None) -> int:
         args.spawn_rate = args.users
     if args.reference and args.profile != "frames":
         parser.error("--reference compares like with like: use it with --profile frames")
+    if args.fer and not (args.sfew and args.profile == "frames"):
+        parser.error("--fer compares frames with frames: use it with --profile frames and --sfew")
+    if args.fer and not (args.fer / "bin" / "python").exists():
+        parser.error(f"--fer {args.fer}: no virtual environment there (see benchmarks/fer_library.py)")
+    try:
+        phase_s = duration_s(args.duration)
+    except ValueError as exc:
+        parser.error(str(exc))
     scenarios: list[Scenario] = args.scenario or [Scenario("default", {})]
     if len({s.name for s in scenarios}) != len(scenarios):
         parser.error("scenario names must differ")
@@ -453,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS / args.name
     out.mkdir(parents=True, exist_ok=True)
     command = "python -m loadtests.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    fer: FerWorker | None = None
+    fer_rounds: list[dict[str, Any]] = []
     try:
         for s in scenarios:
             start_server(s, base_env, out / s.name)
@@ -461,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(s, args.ready_timeout)
             warm_up(s, args.warmup_requests)
             print(f"[{s.name}] ready on {s.url}: detector {s.model.get('preprocess', {}).get('detector')}", flush=True)
+        frames = sfew_paths(args.sfew, args.sfew_limit) if args.fer else []
+        if args.fer:
+            fer = FerWorker(args.fer / "bin" / "python", frames)
         t0 = time.monotonic()
         for round_ in range(1, args.rounds + 1):
             for s in scenarios:
@@ -478,7 +565,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"exit {phase['exit_code']}",
                     flush=True,
                 )
+            if fer:
+                fer_rounds.append(run_fer(fer, len(frames), phase_s))
+                print(f"[fer] round {round_}: {fer_rounds[-1]['frames_per_s']:.2f} frames/s", flush=True)
     finally:
+        if fer:
+            fer.close()
         for s in scenarios:
             stop_server(s)
     for s in scenarios:
@@ -497,6 +589,10 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "scenarios": [summarise(s, args.rss_window) for s in scenarios],
     }
+    if fer:
+        summary["fer"] = fer_summary(fer_rounds, fer.info)
+        for s, row in zip(scenarios, summary["scenarios"], strict=True):
+            row["vs_fer"] = against_fer(s, fer_rounds, summary["fer"]["frames_per_s"])
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     text = markdown(summary)
     (out / "summary.md").write_text(text)

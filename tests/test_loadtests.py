@@ -6,12 +6,25 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from face_pipeline import PAPER_DETECTOR, decode_image, detect_faces
 from loadtests.images import BOUNDARY, KINDS, multipart, synth_images
-from loadtests.run import build_parser, client_env, parse_scenario
+from loadtests.run import (
+    Scenario,
+    against_fer,
+    build_parser,
+    client_env,
+    duration_s,
+    fer_summary,
+    main,
+    markdown,
+    parse_scenario,
+    run_fer,
+    summarise,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,3 +108,64 @@ def test_scenario_parsing() -> None:
     assert s.name == "paper"
     assert s.env == {"EMOTION_DETECTOR": "viola-jones", "EMOTION_MAX_BATCH_SIZE": "1"}
     assert parse_scenario("plain").env == {}
+
+
+def test_phase_durations_read_as_locust_reads_them() -> None:
+    assert [duration_s(t) for t in ("45s", "10m", "1h30m", "30")] == [45, 600, 5400, 30]
+    with pytest.raises(ValueError, match="not a duration"):
+        duration_s("soon")
+
+
+class FakeFer:
+    """Stands in for benchmarks.fer_library.FerWorker: 50 ms and one face per frame."""
+
+    info: ClassVar[dict[str, str]] = {"fer": "25.10.3", "tensorflow": "2.21.0"}
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int]] = []
+
+    def run(self, start: int, end: int) -> dict:
+        self.asked.append((start, end))
+        return {"seconds": 0.05 * (end - start), "faces": end - start}
+
+
+def test_a_fer_phase_goes_round_the_frames_for_as_long_as_a_phase() -> None:
+    fer = FakeFer()
+    got = run_fer(fer, frames=30, seconds=2.0)  # type: ignore[arg-type]
+    assert fer.asked == [(0, 20), (20, 30), (0, 20)]  # 1.0 s, 1.5 s, then 2.5 s >= 2 s: stop
+    assert got == {"frames": 50, "faces": 50, "seconds": pytest.approx(2.5), "frames_per_s": pytest.approx(20.0)}
+
+
+def _phase(images: int, seconds: float) -> dict:
+    return {
+        "requests": images,
+        "seconds": seconds,
+        "exit_code": 0,
+        "p50_ms": 50.0,
+        "p95_ms": 80.0,
+        "p99_ms": 90.0,
+        "tally": {"images": images, "faces": images, "status": {"200": images}, "ok_ms": [50.0] * images},
+    }
+
+
+def test_the_service_is_set_against_fer_pooled_and_round_by_round() -> None:
+    scenario = Scenario("yunet", {}, phases=[_phase(800, 10.0), _phase(450, 10.0)])
+    rounds = [{"frames": 200, "faces": 200, "seconds": 10.0, "frames_per_s": 20.0}] * 2
+    rounds[1] = {"frames": 150, "faces": 140, "seconds": 10.0, "frames_per_s": 15.0}
+    fer = fer_summary(rounds, FakeFer.info)
+    assert fer["frames_per_s"] == pytest.approx(17.5) and fer["faces_per_s"] == pytest.approx(17.0)
+    vs = against_fer(scenario, rounds, fer["frames_per_s"])
+    assert vs["ratio"] == pytest.approx(62.5 / 17.5)  # the pooled rates, not the mean of the rounds' ratios
+    assert vs["per_round"] == pytest.approx([4.0, 3.0])
+    row = summarise(scenario, 0) | {"vs_fer": vs}
+    summary = {"name": "t", "command": "c", "users": 4, "profile": "frames", "duration": "10s", "rounds": 2}
+    text = markdown(summary | {"frames": "f", "cpus": 2, "scenarios": [row], "fer": fer})
+    assert "fer 25.10.3 (TensorFlow 2.21.0), one process" in text and "17.50 frames/s (20.00, 15.00 by round)" in text
+    assert "| yunet | 62.50 | 3.57x | 4.00x, 3.00x |" in text
+
+
+def test_fer_needs_frames_to_compare_with(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["--name", "t", "--fer", str(tmp_path)])  # no --sfew, no --profile frames
+    with pytest.raises(SystemExit):
+        main(["--name", "t", "--profile", "frames", "--sfew", str(tmp_path), "--fer", str(tmp_path)])  # no venv
