@@ -133,7 +133,15 @@ def test_a_fer_phase_goes_round_the_frames_for_as_long_as_a_phase() -> None:
     fer = FakeFer()
     got = run_fer(fer, frames=30, seconds=2.0)  # type: ignore[arg-type]
     assert fer.asked == [(0, 20), (20, 30), (0, 20)]  # 1.0 s, 1.5 s, then 2.5 s >= 2 s: stop
-    assert got == {"frames": 50, "faces": 50, "seconds": pytest.approx(2.5), "frames_per_s": pytest.approx(20.0)}
+    assert got == {
+        "frames": 50,
+        "faces": 50,
+        "seconds": pytest.approx(2.5),
+        "frames_per_s": pytest.approx(20.0),
+        "next_start": 20,
+    }
+    run_fer(fer, frames=30, seconds=0.5, start=got["next_start"])  # type: ignore[arg-type]
+    assert fer.asked[3:] == [(20, 30)]  # the next round goes on where this one stopped
 
 
 def _phase(images: int, seconds: float) -> dict:
