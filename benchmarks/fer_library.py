@@ -21,6 +21,8 @@ frame's faces. With ``--loadtest``, the service's measured /predict throughput o
 (a ``loadtests.run`` summary.json) is put against fer's too.
 
     python -m benchmarks.fer_library --frames 120 --loadtest loadtests/results/goal1/summary.json
+
+The service against fer in one run, their phases alternating: ``python -m loadtests.run ... --fer .cache/fer-venv``.
 """
 
 from __future__ import annotations
