@@ -524,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fer and not (args.fer / "bin" / "python").exists():
         parser.error(f"--fer {args.fer}: no virtual environment there (see benchmarks/fer_library.py)")
     try:
-        phase_s = duration_s(args.duration)
+        phase_s = duration_s(args.duration) if args.fer else 0.0  # otherwise locust alone reads --duration
     except ValueError as exc:
         parser.error(str(exc))
     scenarios: list[Scenario] = args.scenario or [Scenario("default", {})]
