@@ -276,17 +276,17 @@ def fer_summary(rounds: list[dict[str, Any]], info: dict[str, Any]) -> dict[str,
     }
 
 
-def against_fer(scenario: Scenario, fer_rounds: list[dict[str, Any]], fer_fps: float) -> dict[str, Any]:
-    """The scenario's frames/s over fer's, pooled over the run and round by round (each round's phase
-    against the fer phase that followed it)."""
+def against_fer(
+    scenario: Scenario, images_per_s: float, fer_rounds: list[dict[str, Any]], fer_fps: float
+) -> dict[str, Any]:
+    """The scenario's frames/s (``images_per_s``, pooled by ``summarise``) over fer's, and round by round
+    (each round's phase against the fer phase that followed it)."""
     per_round = [
         p["tally"].get("images", 0) / p["seconds"] / r["frames_per_s"]
         for p, r in zip(scenario.phases, fer_rounds, strict=False)
         if p["seconds"] and r["frames_per_s"]
     ]
-    images = sum(p["tally"].get("images", 0) for p in scenario.phases)
-    seconds = sum(p["seconds"] for p in scenario.phases)
-    return {"ratio": images / seconds / fer_fps if seconds and fer_fps else None, "per_round": per_round}
+    return {"ratio": images_per_s / fer_fps if fer_fps else None, "per_round": per_round}
 
 
 def read_phase(out: Path, code: int, wall: float) -> dict[str, Any]:
@@ -547,8 +547,9 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(s, args.ready_timeout)
             warm_up(s, args.warmup_requests)
             print(f"[{s.name}] ready on {s.url}: detector {s.model.get('preprocess', {}).get('detector')}", flush=True)
-        frames = sfew_paths(args.sfew, args.sfew_limit) if args.fer else []
+        frames: list[Path] = []
         if args.fer:
+            frames = sfew_paths(args.sfew, args.sfew_limit)
             fer = FerWorker(args.fer / "bin" / "python", frames)
         t0 = time.monotonic()
         for round_ in range(1, args.rounds + 1):
@@ -595,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     if fer:
         summary["fer"] = fer_summary(fer_rounds, fer.info)
         for s, row in zip(scenarios, summary["scenarios"], strict=True):
-            row["vs_fer"] = against_fer(s, fer_rounds, summary["fer"]["frames_per_s"])
+            row["vs_fer"] = against_fer(s, row["images_per_s"], fer_rounds, summary["fer"]["frames_per_s"])
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     text = markdown(summary)
     (out / "summary.md").write_text(text)

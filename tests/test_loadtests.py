@@ -162,10 +162,11 @@ def test_the_service_is_set_against_fer_pooled_and_round_by_round() -> None:
     rounds[1] = {"frames": 150, "faces": 140, "seconds": 10.0, "frames_per_s": 15.0}
     fer = fer_summary(rounds, FakeFer.info)
     assert fer["frames_per_s"] == pytest.approx(17.5) and fer["faces_per_s"] == pytest.approx(17.0)
-    vs = against_fer(scenario, rounds, fer["frames_per_s"])
+    row = summarise(scenario, 0)
+    vs = against_fer(scenario, row["images_per_s"], rounds, fer["frames_per_s"])
     assert vs["ratio"] == pytest.approx(62.5 / 17.5)  # the pooled rates, not the mean of the rounds' ratios
     assert vs["per_round"] == pytest.approx([4.0, 3.0])
-    row = summarise(scenario, 0) | {"vs_fer": vs}
+    row |= {"vs_fer": vs}
     summary = {"name": "t", "command": "c", "users": 4, "profile": "frames", "duration": "10s", "rounds": 2}
     text = markdown(summary | {"frames": "f", "cpus": 2, "scenarios": [row], "fer": fer})
     assert "fer 25.10.3 (TensorFlow 2.21.0), one process" in text and "17.50 frames/s (20.00, 15.00 by round)" in text
